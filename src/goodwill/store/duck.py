@@ -1,0 +1,194 @@
+"""The embedded default: one DuckDB file, nothing to start.
+
+DuckDB lets one process hold a file. goodwill designs for that: the process that
+opens the store owns it (the CLI for one command, or ``goodwill serve`` while it
+runs), and a second process gets a clear :class:`StoreLockedError`.
+
+Tables carry no PRIMARY KEY constraint here: an ART index slows bulk appends about
+eightfold (STACK.md). Natural-key de-duplication is an anti-join at append time,
+and point reads are fast because :meth:`DuckDBStore.optimize` keeps tables sorted
+by customer, which DuckDB's zone maps turn into sub-millisecond lookups.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from goodwill.errors import StoreError, StoreLockedError
+from goodwill.model import TABLES, Table
+from goodwill.store.base import Params, Store
+from goodwill.store.ddl import META_DDL, create_table_sql
+
+_LOCK_PID = re.compile(r"\(PID (\d+)\)")
+
+
+def _translate(exc: Exception, path: str) -> Exception:
+    text = str(exc)
+    if "Could not set lock" in text or "Conflicting lock" in text:
+        m = _LOCK_PID.search(text)
+        who = f" (process {m.group(1)})" if m else ""
+        return StoreLockedError(
+            f"The store {path} is open in another process{who}; DuckDB lets one process hold a file.",
+            hint="Stop that process, or, if it is `goodwill serve`, send your request to its API instead.",
+        )
+    if "not a valid DuckDB database" in text or "Serialization" in text or "database file" in text.lower() and "version" in text.lower():
+        return StoreError(
+            f"{path} is not a DuckDB file this version of goodwill can open: {text.splitlines()[0]}",
+            hint="Point --store at a goodwill store, or create one with `goodwill init`.",
+        )
+    return StoreError(f"DuckDB error on {path}: {text.splitlines()[0] if text else exc!r}")
+
+
+class DuckDBStore(Store):
+    engine = "duckdb"
+
+    def __init__(self, path: str, *, read_only: bool = False) -> None:
+        super().__init__(path)
+        self.path = path
+        self._lock = threading.RLock()
+        if path != ":memory:":
+            parent = Path(path).expanduser().resolve().parent
+            if not parent.exists():
+                raise StoreError(
+                    f"The folder {parent} does not exist.",
+                    hint="Create it first, or run `goodwill init` in the folder you want.",
+                )
+            if read_only and not Path(path).exists():
+                raise StoreError(
+                    f"There is no store at {path}.",
+                    hint="Create one with `goodwill init`, or load the demo with `goodwill demo`.",
+                )
+        try:
+            self.con = duckdb.connect(path, read_only=read_only)
+        except duckdb.Error as exc:
+            raise _translate(exc, path) from exc
+        self.read_only = read_only
+        self._known: set[str] = set()
+
+    def close(self) -> None:
+        with self._lock:
+            with contextlib.suppress(duckdb.Error):
+                self.con.close()
+
+    def table_exists(self, name: str) -> bool:
+        if name in self._known:
+            return True
+        r = self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_schema = 'main'",
+            [name],
+        ).fetchone()
+        exists = bool(r and r[0])
+        if exists:
+            self._known.add(name)
+        return exists
+
+    def ensure_table(self, table: Table) -> None:
+        if self.table_exists(table.name):
+            return
+        with self._lock:
+            self.con.execute(create_table_sql(table, "duckdb", primary_key=False))
+        self._known.add(table.name)
+
+    def create_meta(self) -> None:
+        self.con.execute(META_DDL)
+
+    def execute(self, sql: str, params: Params = None) -> int:
+        with self._lock:
+            try:
+                cur = self.con.execute(sql, list(params) if params is not None else None)
+                try:
+                    r = cur.fetchone()
+                except duckdb.Error:
+                    return -1
+                return int(r[0]) if r and isinstance(r[0], int) else -1
+            except duckdb.Error as exc:
+                raise _translate(exc, self.path) from exc
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._lock:
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                yield
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
+            else:
+                self.con.execute("COMMIT")
+
+    def query(self, sql: str, params: Params = None) -> pa.Table:
+        with self._lock:
+            try:
+                rel = self.con.sql(sql, params=list(params) if params is not None else None)
+                if rel is None:
+                    return pa.table({})
+                return rel.to_arrow_table()
+            except duckdb.Error as exc:
+                raise _translate(exc, self.path) from exc
+
+    def scan(self, sql: str, params: Params = None, *, batch_size: int = 65_536) -> Iterator[pa.RecordBatch]:
+        # A cursor of its own, so the scan can be read while the store is used for writes.
+        cur = self.con.cursor()
+        try:
+            rel = cur.sql(sql, params=list(params) if params is not None else None)
+            if rel is not None:
+                yield from rel.to_arrow_reader(batch_size)
+        except duckdb.Error as exc:
+            raise _translate(exc, self.path) from exc
+        finally:
+            cur.close()
+
+    def _append(self, table: Table, data: pa.Table, *, dedupe: bool) -> int:
+        cols = ", ".join(table.column_names)
+        pk = ", ".join(table.primary_key)
+        with self._lock:
+            self.con.register("_gw_batch", data)
+            try:
+                if not dedupe:
+                    sql = f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM _gw_batch"
+                else:
+                    on = " AND ".join(f"t.{k} = b.{k}" for k in table.primary_key)
+                    sql = (
+                        f"INSERT INTO {table.name} ({cols}) "
+                        f"SELECT {cols} FROM (SELECT * FROM _gw_batch "
+                        f"QUALIFY row_number() OVER (PARTITION BY {pk}) = 1) b "
+                        f"WHERE NOT EXISTS (SELECT 1 FROM {table.name} t WHERE {on})"
+                    )
+                r = self.con.execute(sql).fetchone()
+                return int(r[0]) if r else 0
+            except duckdb.Error as exc:
+                raise _translate(exc, self.path) from exc
+            finally:
+                self.con.unregister("_gw_batch")
+
+    def optimize(self, tables: list[str] | None = None) -> None:
+        names = tables or [t for t in TABLES if self.table_exists(t)]
+        with self._lock:
+            for name in names:
+                t = TABLES[name]
+                if not t.sort_key or not self.table_exists(name):
+                    continue
+                order = ", ".join(t.sort_key)
+                self.con.execute("BEGIN TRANSACTION")
+                try:
+                    ddl = create_table_sql(t, "duckdb", primary_key=False)
+                    self.con.execute(ddl.replace(f"IF NOT EXISTS {name} (", "_gw_sorted (", 1))
+                    self.con.execute(f"INSERT INTO _gw_sorted SELECT * FROM {name} ORDER BY {order}")
+                    self.con.execute(f"DROP TABLE {name}")
+                    self.con.execute(f"ALTER TABLE _gw_sorted RENAME TO {name}")
+                    self.con.execute("COMMIT")
+                except duckdb.Error as exc:
+                    self.con.execute("ROLLBACK")
+                    raise _translate(exc, self.path) from exc
+            self.con.execute("CHECKPOINT")
+
+    def checkpoint(self) -> None:
+        with self._lock:
+            self.con.execute("CHECKPOINT")
