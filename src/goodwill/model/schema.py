@@ -317,6 +317,24 @@ DECISIONS = Table(
     sort_key=("customer_id",),
 )
 
+CUSTOMER_LINKS = Table(
+    "customer_links",
+    (
+        _c("customer_id", "text", "a source record's customer id", nullable=False, lookup=True),
+        _c("person_id", "text", "the one person it belongs to (the id of one of the linked records)", nullable=False, lookup=True),
+        _c("rule", "text", "the resolution rule, or 'manual'"),
+        _c("rule_version", "text"),
+        _c("evidence", "json"),
+        _c("linked_at", "timestamp"),
+        _c("linked_by", "text"),
+    ),
+    ("customer_id",),
+    "Identity resolution's answer: which source records are one person. Facts keep their source "
+    "customer_id; a person is every customer_id linked to one person_id, so unmerging restores both exactly.",
+    customer_column=None,
+    internal=True,
+)
+
 QUARANTINE = Table(
     "quarantine",
     (
@@ -368,6 +386,7 @@ TABLES: dict[str, Table] = {
         CONSENTS,
         ACTIONS,
         DECISIONS,
+        CUSTOMER_LINKS,
         QUARANTINE,
         INGEST_LOG,
     )
