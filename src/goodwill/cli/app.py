@@ -15,6 +15,7 @@ from goodwill.errors import GoodwillError
 
 COMMAND_MODULES = [
     "goodwill.cli.core",
+    "goodwill.cli.lint",
 ]
 
 app = typer.Typer(

@@ -1,0 +1,201 @@
+"""``lint_text``: the whole lint of one text, with no files and no store."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from goodwill.errors import ConfigError
+from goodwill.lint._classifier import load_model
+from goodwill.lint._config import LintConfig
+from goodwill.lint._finding import Finding, Kind
+from goodwill.lint._rules import Rule, rules_by_code
+from goodwill.lint._suppress import Suppression, find_suppressions
+from goodwill.lint._text import LineIndex, TextFormat, mask, segments
+
+_DEFAULT = LintConfig()
+_CLASSIFIER_CODE = "GW190"
+# Shorter pieces carry too little for the classifier, and the published training texts are shop
+# strings of a few words: long letter sentences are out of its range and are left to the patterns.
+_MIN_TOKENS, _MAX_TOKENS = 3, 40
+
+
+def _excerpt(text: str, start: int, end: int) -> str:
+    return " ".join(text[start:end].split())[:120]
+
+
+def _pattern_findings(
+    original: str, masked: str, rules: list[Rule], index: LineIndex
+) -> list[Finding]:
+    found: list[Finding] = []
+    for rule in rules:
+        for pattern in rule.patterns:
+            for m in pattern.regex.finditer(masked):
+                start, end = m.span()
+                if start == end:
+                    continue
+                if pattern.unless is not None:
+                    around = masked[max(0, start - pattern.window) : end + pattern.window]
+                    if pattern.unless.search(around):
+                        continue
+                if pattern.requires is not None:
+                    around = masked[max(0, start - pattern.window) : end + pattern.window]
+                    if not pattern.requires.search(around):
+                        continue
+                line, col = index.position(start)
+                found.append(
+                    Finding(
+                        code=rule.code,
+                        category=rule.category,
+                        message=pattern.message,
+                        start=start,
+                        end=end,
+                        line=line,
+                        col=col,
+                        basis=rule.basis,
+                        severity=rule.severity,
+                        source="lexicon" if rule.lexicon else "pattern",
+                        excerpt=_excerpt(original, start, end),
+                        suggestion=pattern.suggestion,
+                    )
+                )
+    return _dedupe(found)
+
+
+def _dedupe(found: list[Finding]) -> list[Finding]:
+    """Two patterns of one rule on the same words are one finding, the first and longest."""
+    kept: list[Finding] = []
+    for f in sorted(found, key=lambda f: (f.start, -(f.end - f.start))):
+        if not any(k.code == f.code and k.start < f.end and f.start < k.end for k in kept[-8:]):
+            kept.append(f)
+    return kept
+
+
+def _classifier_findings(
+    original: str,
+    masked: str,
+    rule: Rule,
+    config: LintConfig,
+    index: LineIndex,
+    taken: list[Finding],
+) -> list[Finding]:
+    model = load_model()
+    found: list[Finding] = []
+    for start, end in segments(masked):
+        piece = masked[start:end]
+        n_tokens = len(piece.split())
+        if not _MIN_TOKENS <= n_tokens <= _MAX_TOKENS:
+            continue
+        # A sentence a pattern already explains needs no second, vaguer finding.
+        if any(f.start < end and start < f.end for f in taken):
+            continue
+        p_dark, category = model.predict(piece)
+        if p_dark < config.threshold:
+            continue
+        line, col = index.position(start)
+        found.append(
+            Finding(
+                code=rule.code,
+                category=category.lower(),
+                message=(
+                    f"Reads like {category.lower()} dark-pattern copy to the classifier "
+                    f"(p={p_dark:.2f}); no explainable pattern matched, so check it by reading."
+                ),
+                start=start,
+                end=end,
+                line=line,
+                col=col,
+                basis=rule.basis,
+                severity=rule.severity,
+                source="classifier",
+                excerpt=_excerpt(original, start, end),
+            )
+        )
+    return found
+
+
+def _apply_suppressions(
+    findings: list[Finding],
+    suppressions: list[Suppression],
+    known: set[str],
+    index: LineIndex,
+    config: LintConfig,
+    by_code: dict[str, Rule],
+) -> list[Finding]:
+    kept = [
+        f for f in findings if not any(s.covers(f.code, f.line) for s in suppressions if s.reason)
+    ]
+    meta: list[Finding] = []
+    for s in suppressions:
+        line, col = index.position(s.start)
+        if not s.reason and config.enabled(by_code["GW001"]):
+            rule = by_code["GW001"]
+            meta.append(
+                Finding(
+                    code="GW001",
+                    category=rule.category,
+                    start=s.start,
+                    end=s.end,
+                    line=line,
+                    col=col,
+                    message="Suppression without a reason: add ' -- why this is fine' after the codes.",
+                    basis=rule.basis,
+                    severity=rule.severity,
+                    source="suppression",
+                    suggestion="goodwill: noqa CODE -- reason",
+                )
+            )
+        unknown = [c for c in s.codes if not any(k.startswith(c) for k in known)]
+        if unknown and config.enabled(by_code["GW002"]):
+            rule = by_code["GW002"]
+            meta.append(
+                Finding(
+                    code="GW002",
+                    category=rule.category,
+                    start=s.start,
+                    end=s.end,
+                    line=line,
+                    col=col,
+                    message=f"Suppression names {', '.join(unknown)}, which no rule has.",
+                    basis=rule.basis,
+                    severity=rule.severity,
+                    source="suppression",
+                )
+            )
+    # A suppression without a reason suppresses nothing: both the finding and GW001 stay.
+    return kept + meta
+
+
+def lint_text(
+    text: str,
+    kind: Kind = "copy",
+    config: LintConfig | None = None,
+    *,
+    fmt: TextFormat = "plain",
+    path: str = "",
+) -> list[Finding]:
+    """Lint one text: dark patterns (copy only) and belittling language (copy and internal).
+
+    ``kind`` is ``"copy"`` for what customers read and ``"internal"`` for what we write about
+    them. ``fmt`` says how to read markup (``plain``, ``markdown``, ``html``; template
+    placeholders are tolerated in all). Findings come sorted by position.
+    """
+    if kind not in ("copy", "internal"):
+        raise ConfigError(
+            f"Unknown text kind {kind!r}.", hint="Use kind='copy' or kind='internal'."
+        )
+    config = config or _DEFAULT
+    all_rules = config.rules()
+    by_code = rules_by_code(all_rules)
+    active = [r for r in all_rules if kind in r.kinds and config.enabled(r)]
+    masked = mask(text, fmt) if fmt != "plain" or "{" in text or "*|" in text else text
+    index = LineIndex(text)
+    findings = _pattern_findings(text, masked, [r for r in active if r.patterns], index)
+    classifier_rule = by_code.get(_CLASSIFIER_CODE)
+    if config.classifier and classifier_rule is not None and classifier_rule in active:
+        findings += _classifier_findings(text, masked, classifier_rule, config, index, findings)
+    suppressions = find_suppressions(text) if "goodwill:" in text.lower() else []
+    if suppressions:
+        findings = _apply_suppressions(findings, suppressions, set(by_code), index, config, by_code)
+    if path:
+        findings = [replace(f, path=path) for f in findings]
+    return sorted(findings, key=Finding.sort_key)
