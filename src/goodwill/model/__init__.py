@@ -2,6 +2,8 @@
 
 from goodwill.model.schema import (
     ACTIONS,
+    ARROW_TYPES,
+    ARROW_TYPES_FOR_FIELD,
     CASES,
     CONSENTS,
     CUSTOMER_LINKS,
@@ -25,6 +27,8 @@ from goodwill.model.schema import (
 
 __all__ = [
     "ACTIONS",
+    "ARROW_TYPES",
+    "ARROW_TYPES_FOR_FIELD",
     "CASES",
     "CONSENTS",
     "CUSTOMERS",

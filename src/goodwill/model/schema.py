@@ -26,6 +26,9 @@ ARROW_TYPES: dict[str, pa.DataType] = {
     "json": pa.string(),
 }
 
+# What a mapping field of each column type is parsed into (same as the stored type).
+ARROW_TYPES_FOR_FIELD = ARROW_TYPES
+
 
 @dataclass(frozen=True)
 class Column:
