@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 
 from goodwill.cli.output import emit_json, print_error
 from goodwill.errors import GoodwillError
+from goodwill.lint._finding import Finding, Kind
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     text = "text"
     json = "json"
     sarif = "sarif"
 
 
-class KindChoice(str, Enum):
+class KindChoice(StrEnum):
     auto = "auto"
     copy = "copy"
     internal = "internal"
@@ -91,14 +92,14 @@ def lint(
             )
         if no_classifier:
             config = config.with_overrides(classifier=False)
-        forced = None if kind is KindChoice.auto else kind.value
-        findings = []
+        forced: Kind | None = None if kind is KindChoice.auto else cast(Kind, kind.value)
+        findings: list[Finding] = []
         files = [p for p in paths if p != "-"]
         if "-" in paths:
             text = sys.stdin.read()
             findings += lint_text(text, forced or "copy", config, fmt=format_for("stdin"), path="-")
         if files:
-            findings += lint_paths(files, config, forced)  # type: ignore[arg-type]
+            findings += lint_paths(files, config, forced)
     except GoodwillError as exc:
         print_error(exc, as_json=output_format is OutputFormat.json)
         raise typer.Exit(2) from None

@@ -24,11 +24,14 @@ from goodwill.errors import ConfigError
 NOT_DARK = "Not Dark Pattern"
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _DIGITS = re.compile(r"\d+")
+# Handles and links are not copy; left in, an "@115718" reads as a number, and numbers are what
+# the published dark patterns are full of ("only 3 left").
+_NOISE = re.compile(r"@\w+|https?://\S+|www\.\S+")
 
 
 def tokens(text: str) -> list[str]:
     # Every number becomes 0: "only 3 left" and "only 7 left" are the same message.
-    return _DIGITS.sub("0", " ".join(_TOKEN.findall(text.lower()))).split()
+    return _DIGITS.sub("0", " ".join(_TOKEN.findall(_NOISE.sub(" ", text).lower()))).split()
 
 
 def terms(text: str) -> list[str]:
@@ -44,6 +47,10 @@ class Model:
     intercept: npt.NDArray[np.float64]
     classes: tuple[str, ...]
     meta: dict[str, object]
+
+    def known_words(self, text: str) -> int:
+        """How many of the text's words (numbers aside) the model has seen in training."""
+        return sum(1 for w in tokens(text) if w != "0" and w in self.vocabulary)
 
     def vector(self, text: str) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]:
         counts: dict[int, int] = {}

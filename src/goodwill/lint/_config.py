@@ -41,8 +41,8 @@ DEFAULT_COPY_GLOBS: tuple[str, ...] = (
 )
 
 _KEYS = {"select", "extend-select", "ignore", "exclude", "copy", "classifier", "rules"}
-_CLASSIFIER_KEYS = {"enabled", "threshold"}
-DEFAULT_THRESHOLD = 0.95
+_CLASSIFIER_KEYS = {"enabled", "threshold", "model"}
+DEFAULT_THRESHOLD = 0.98
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,7 @@ class LintConfig:
     classifier: bool = True
     threshold: float = DEFAULT_THRESHOLD
     rules_path: str | None = None
+    model_path: str | None = None
     origin: str = "defaults"
     _cache: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
 
@@ -160,11 +161,13 @@ def config_from_mapping(data: Mapping[str, Any], origin: str = "config") -> Lint
             classifier = {"enabled": classifier}
         if not isinstance(classifier, Mapping) or set(classifier) - _CLASSIFIER_KEYS:
             raise ConfigError(
-                f"{origin}: 'classifier' takes only 'enabled' and 'threshold'.",
+                f"{origin}: 'classifier' takes only 'enabled', 'threshold' and 'model'.",
                 hint="For example: classifier: {enabled: true, threshold: 0.95}.",
             )
         if "enabled" in classifier:
             changes["classifier"] = bool(classifier["enabled"])
+        if classifier.get("model"):
+            changes["model_path"] = str(classifier["model"])
         if "threshold" in classifier:
             threshold = classifier["threshold"]
             if not isinstance(threshold, int | float) or not 0.0 < float(threshold) <= 1.0:
