@@ -80,11 +80,11 @@ class DuckDBStore(Store):
     def table_exists(self, name: str) -> bool:
         if name in self._known:
             return True
-        r = self.con.execute(
+        rows = self.con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_schema = 'main'",
             [name],
-        ).fetchone()
-        exists = bool(r and r[0])
+        ).fetchall()
+        exists = bool(rows and rows[0][0])
         if exists:
             self._known.add(name)
         return exists
@@ -104,10 +104,12 @@ class DuckDBStore(Store):
             try:
                 cur = self.con.execute(sql, list(params) if params is not None else None)
                 try:
-                    r = cur.fetchone()
+                    rows = cur.fetchall()
                 except duckdb.Error:
                     return -1
-                return int(r[0]) if r and isinstance(r[0], int) else -1
+                if len(rows) == 1 and len(rows[0]) == 1 and isinstance(rows[0][0], int):
+                    return int(rows[0][0])
+                return -1
             except duckdb.Error as exc:
                 raise _translate(exc, self.path) from exc
 
@@ -161,8 +163,8 @@ class DuckDBStore(Store):
                         f"QUALIFY row_number() OVER (PARTITION BY {pk}) = 1) b "
                         f"WHERE NOT EXISTS (SELECT 1 FROM {table.name} t WHERE {on})"
                     )
-                r = self.con.execute(sql).fetchone()
-                return int(r[0]) if r else 0
+                rows = self.con.execute(sql).fetchall()
+                return int(rows[0][0]) if rows else 0
             except duckdb.Error as exc:
                 raise _translate(exc, self.path) from exc
             finally:

@@ -1,0 +1,200 @@
+"""Foundation commands: init, ingest, mappings, status, quarantine, timeline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.markup import escape
+from rich.table import Table
+
+from goodwill.cli.common import JsonOption, StoreOption, default_store, open_cli_store
+from goodwill.cli.output import console, emit_json, show_progress
+
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init")(init)
+    app.command("ingest")(ingest)
+    app.command("mappings")(mappings)
+    app.command("status")(status)
+    app.command("quarantine")(quarantine)
+    app.command("timeline")(timeline_cmd)
+
+
+def init(store: StoreOption = default_store(), as_json: JsonOption = False) -> None:
+    """Create a store (a DuckDB file by default) with every table.
+
+    Example: goodwill init --store postgresql://127.0.0.1:5432/goodwill
+    """
+    with open_cli_store(store) as s:
+        counts = s.counts()
+        version = s.schema_version
+    if as_json:
+        emit_json({"store": store, "engine": s.engine, "schema_version": version, "tables": sorted(counts)})
+        return
+    console.print(f"Store ready at [bold]{store}[/] ({s.engine}, schema version {version}, {len(counts)} tables).")
+
+
+def ingest(
+    files: Annotated[list[Path], typer.Argument(help="CSV, TSV, JSON Lines or Parquet files (.gz too).")],
+    mapping: Annotated[str, typer.Option("--mapping", "-m", help="A built-in mapping (see `goodwill mappings`) or a YAML file.")],
+    store: StoreOption = default_store(),
+    format: Annotated[str | None, typer.Option("--format", help="csv, tsv, jsonl or parquet, if the file name does not say.")] = None,
+    encoding: Annotated[str | None, typer.Option("--encoding", help="Text encoding of CSV/JSONL, e.g. latin-1.")] = None,
+    allow_raw_text: Annotated[bool, typer.Option("--allow-raw-text", help="Store free text unredacted (only where your workspace allows it).")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit with status 1 if any row was quarantined.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Load files into the store through a mapping. Bad rows go to quarantine; re-running adds nothing twice.
+
+    Example: goodwill ingest complaints.csv.gz --mapping cfpb
+    """
+    from goodwill.ingest import ingest_file, load_mapping
+
+    m = load_mapping(mapping)
+    reports: list[dict[str, Any]] = []
+    with open_cli_store(store) as s:
+        for f in files:
+            if show_progress() and not as_json:
+                with Progress(
+                    TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+                    console=console, transient=True,
+                ) as bar:
+                    task = bar.add_task(f.name, total=None)
+
+                    def on_progress(done: int, total: int, _task: Any = task, _bar: Progress = bar) -> None:
+                        _bar.update(_task, completed=done, total=total)
+
+                    r = ingest_file(s, f, m, format=format, encoding=encoding, redact=not allow_raw_text, progress=on_progress)
+            else:
+                r = ingest_file(s, f, m, format=format, encoding=encoding, redact=not allow_raw_text)
+            reports.append(r.to_dict())
+            if not as_json:
+                written = ", ".join(f"{n:,} {t}" for t, n in r.rows_written.items() if n) or "nothing new"
+                again = " (this file was ingested before; only new facts were added)" if r.previously_ingested else ""
+                console.print(f"{f.name}: read {r.rows_read:,} rows in {r.seconds:.1f}s; added {written}{again}.")
+                if r.rows_quarantined:
+                    console.print(f"  [yellow]{r.rows_quarantined:,} row(s) quarantined[/]; see `goodwill quarantine`. Reasons:")
+                    for reason, n in r.reasons.most_common(5):
+                        console.print(f"    {n:,} × {reason}", markup=False)
+    if as_json:
+        emit_json(reports)
+    if strict and any(r["rows_quarantined"] for r in reports):
+        raise typer.Exit(1)
+
+
+def mappings(as_json: JsonOption = False) -> None:
+    """List the built-in source mappings."""
+    from goodwill.ingest import builtin_mappings
+
+    names = builtin_mappings()
+    if as_json:
+        emit_json(names)
+        return
+    t = Table("mapping", "source", box=None)
+    for n, title in names.items():
+        t.add_row(n, escape(title))
+    console.print(t)
+
+
+def status(store: StoreOption = default_store(), as_json: JsonOption = False) -> None:
+    """What is stored: rows per table, quarantined rows and recent ingests."""
+    with open_cli_store(store) as s:
+        counts = s.counts()
+        reasons = s.rows(
+            "SELECT reason, count(*) AS n FROM quarantine GROUP BY reason ORDER BY n DESC, reason LIMIT 5"
+        )
+        recent = s.rows(
+            "SELECT path, mapping, rows_read, rows_written, rows_quarantined, finished_at FROM ingest_log "
+            "ORDER BY finished_at DESC LIMIT 5"
+        )
+        people = s.scalar(
+            "SELECT count(*) FROM (SELECT DISTINCT coalesce(l.person_id, c.customer_id) AS p "
+            "FROM customers c LEFT JOIN customer_links l ON l.customer_id = c.customer_id) x"
+        )
+        info = {"store": store, "engine": s.engine, "schema_version": s.schema_version}
+    if as_json:
+        emit_json({**info, "tables": counts, "people": people, "quarantine_reasons": reasons, "recent_ingests": recent})
+        return
+    console.print(f"[bold]{store}[/] ({info['engine']}, schema version {info['schema_version']})")
+    t = Table("table", "rows", box=None)
+    for name, n in counts.items():
+        t.add_row(name, f"{n:,}")
+    console.print(t)
+    console.print(f"{people:,} people after identity resolution.")
+    if counts.get("quarantine"):
+        console.print(f"[yellow]{counts['quarantine']:,} quarantined row(s)[/]; top reasons:")
+        for r in reasons:
+            console.print(f"  {r['n']:,} × {r['reason']}", markup=False)
+    for r in recent:
+        console.print(f"ingested {Path(r['path']).name} with {r['mapping']}: {r['rows_read']:,} rows read, {r['rows_quarantined']:,} quarantined", markup=False)
+
+
+def quarantine(
+    store: StoreOption = default_store(),
+    limit: Annotated[int, typer.Option(help="How many rows to show.")] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """Rows that could not be ingested, with their source line and the reason."""
+    with open_cli_store(store) as s:
+        rows = s.rows(
+            "SELECT source, line, reason, row, quarantined_at FROM quarantine ORDER BY quarantined_at, quarantine_id LIMIT ?",
+            [limit],
+        )
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        console.print("No quarantined rows.")
+        return
+    t = Table("source", "line", "reason", "row", box=None)
+    for r in rows:
+        t.add_row(escape(str(r["source"])), str(r["line"] or ""), escape(str(r["reason"])), escape(str(r["row"])[:80]))
+    console.print(t)
+
+
+def timeline_cmd(
+    customer: Annotated[str, typer.Argument(help="A customer id, e.g. cfpb:3790251 or telco:7590-VHVEG.")],
+    store: StoreOption = default_store(),
+    limit: Annotated[int | None, typer.Option(help="Show only the last N entries.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """One person's facts from every function, in time order, with how their records were joined."""
+    from goodwill.store.timeline import timeline
+
+    with open_cli_store(store) as s:
+        tl = timeline(s, customer, limit=limit)
+    if as_json:
+        emit_json(tl.to_dict())
+        return
+    render_timeline(tl)
+
+
+def render_timeline(tl: Any) -> None:
+    console.print(f"[bold]Person {tl.person_id}[/] — records: {', '.join(tl.customer_ids)}")
+    for c in tl.customers:
+        bits = [f"{k}={c[k]}" for k in ("region", "segment", "age_band") if c.get(k)]
+        if c.get("vulnerable"):
+            bits.append("[red]vulnerable[/]")
+        console.print(f"  {c['customer_id']} from {c.get('source') or '?'}" + (f" ({', '.join(bits)})" if bits else ""))
+    if tl.identifiers:
+        console.print("  known as: " + ", ".join(f"{i['kind']} {i['value']}" for i in tl.identifiers), markup=False)
+    for link in tl.links:
+        if link["customer_id"] != tl.person_id:
+            ev = link.get("evidence")
+            ev_s = json.dumps(ev, ensure_ascii=False) if not isinstance(ev, str) else ev
+            console.print(f"  joined {link['customer_id']} by rule {link['rule']} (v{link.get('rule_version')}): {ev_s}", markup=False)
+    t = Table("when", "what", "function", "channel", "", box=None, show_lines=False)
+    for e in tl.entries:
+        when = e.at.strftime("%Y-%m-%d %H:%M") if e.at else "undated"
+        arrow = {"inbound": "←", "outbound": "→"}.get(e.direction or "", "·")
+        t.add_row(when, e.kind, escape(e.function or ""), escape(e.channel or ""), escape(f"{arrow} {e.summary}"))
+    console.print(t)
+    if not tl.entries:
+        console.print("No dated facts about this person yet.")
+
+

@@ -1,0 +1,189 @@
+"""One person's facts from every function, in time order.
+
+A person is every customer_id that identity resolution linked to one person_id
+(a customer with no link is a person alone). Facts keep their source customer_id,
+so the timeline shows where each came from and how the records were joined.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from goodwill.errors import NotFoundError
+from goodwill.model import TABLES
+from goodwill.store.base import Store
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: dt.datetime | None
+    kind: str
+    id: str
+    customer_id: str | None
+    function: str | None
+    channel: str | None
+    direction: str | None
+    summary: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "at": self.at.isoformat() if self.at else None,
+            "kind": self.kind,
+            "id": self.id,
+            "customer_id": self.customer_id,
+            "function": self.function,
+            "channel": self.channel,
+            "direction": self.direction,
+            "summary": self.summary,
+            "detail": self.detail,
+        }
+
+
+@dataclass
+class Timeline:
+    person_id: str
+    customer_ids: list[str]
+    customers: list[dict[str, Any]]
+    identifiers: list[dict[str, Any]]
+    links: list[dict[str, Any]]
+    entries: list[TimelineEntry]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "person_id": self.person_id,
+            "customer_ids": self.customer_ids,
+            "customers": self.customers,
+            "identifiers": self.identifiers,
+            "links": self.links,
+            "entries": [e.to_dict() for e in self.entries],
+        }
+
+
+def person_of(store: Store, customer_id: str) -> tuple[str, list[str], list[dict[str, Any]]]:
+    """The person a customer_id belongs to, every customer_id of that person, and the link rows."""
+    row = store.rows("SELECT person_id FROM customer_links WHERE customer_id = ?", [customer_id])
+    if not row:
+        return customer_id, [customer_id], []
+    person = row[0]["person_id"]
+    links = store.rows(
+        "SELECT customer_id, person_id, rule, rule_version, evidence, linked_at, linked_by "
+        "FROM customer_links WHERE person_id = ? ORDER BY customer_id",
+        [person],
+    )
+    for link in links:
+        if isinstance(link.get("evidence"), str):
+            try:
+                link["evidence"] = json.loads(link["evidence"])
+            except ValueError:
+                pass
+    ids = sorted({r["customer_id"] for r in links} | {customer_id})
+    return person, ids, links
+
+
+def _short(text: Any, n: int = 160) -> str:
+    s = " ".join(str(text or "").split())
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+def _fmt_money(v: Any) -> str:
+    return "" if v is None else f"{v:,.2f}"
+
+
+def _summary(kind: str, r: dict[str, Any]) -> str:
+    if kind == "interactions":
+        who = r.get("author") or r.get("direction") or ""
+        return f"{who}: {_short(r.get('text'))}" if r.get("text") else f"{who} ({r.get('channel')})"
+    if kind == "cases":
+        what = r.get("issue") or r.get("product") or r.get("kind")
+        end = f" → {r['outcome']}" if r.get("outcome") else ""
+        return f"{r.get('kind') or 'case'} opened: {what} [{r.get('status') or '?'}]{end}"
+    if kind == "promises":
+        due = r.get("due_at")
+        due_s = f" by {due:%Y-%m-%d %H:%M}" if isinstance(due, dt.datetime) else ""
+        return f"promised to {r.get('action')}{due_s}: {_short(r.get('description') or r.get('evidence'), 100)}"
+    if kind == "events":
+        val = f" ({r['value']:g})" if isinstance(r.get("value"), int | float) else ""
+        return f"{r.get('kind')}{val}" + (f" for {r['ref']}" if r.get("ref") else "")
+    if kind == "subscriptions":
+        return f"holds {r.get('product')} at {_fmt_money(r.get('price'))} {r.get('currency') or ''}/{r.get('period') or '?'} [{r.get('status')}]"
+    if kind == "consents":
+        return f"consent for {r.get('purpose')} by {r.get('channel')}: {r.get('state')}"
+    if kind == "actions":
+        return f"planned {r.get('kind')} by {r.get('channel')}: {_short(r.get('text'), 100)}"
+    if kind == "decisions":
+        return f"guard decided {r.get('verdict')} on {r.get('action_id')}"
+    if kind == "customers":
+        return "first seen"
+    shown = {k: v for k, v in r.items() if v is not None and not k.endswith("_id")}
+    return _short(", ".join(f"{k}={v}" for k, v in list(shown.items())[:4]), 120)
+
+
+_SKIP_AS_ENTRIES = {"customers", "identifiers"}
+
+
+def timeline(store: Store, customer_id: str, *, limit: int | None = None) -> Timeline:
+    person, ids, links = person_of(store, customer_id)
+    facts = store.customer_facts(ids)
+    customers = facts.get("customers")
+    known = any(t.num_rows for t in facts.values())
+    if not known:
+        like = store.rows(
+            "SELECT customer_id FROM customers WHERE customer_id LIKE ? ORDER BY customer_id LIMIT 3",
+            [f"%{customer_id}%"],
+        )
+        hint = (
+            "Did you mean: " + ", ".join(r["customer_id"] for r in like) + "?"
+            if like
+            else "Run `goodwill status` to see what is stored; ids look like 'cfpb:1234'."
+        )
+        raise NotFoundError(f"No customer {customer_id!r} in this store.", hint=hint)
+    entries: list[TimelineEntry] = []
+    for name, tbl in facts.items():
+        if name in _SKIP_AS_ENTRIES or tbl.num_rows == 0:
+            continue
+        t = TABLES[name]
+        pk = t.primary_key[0]
+        for r in tbl.to_pylist():
+            at = r.get(t.time_column) if t.time_column else None
+            entries.append(
+                TimelineEntry(
+                    at=at,
+                    kind=name.removesuffix("s") if name.endswith("s") else name,
+                    id=str(r.get(pk)),
+                    customer_id=r.get(t.customer_column or "customer_id"),
+                    function=r.get("function"),
+                    channel=r.get("channel"),
+                    direction=r.get("direction"),
+                    summary=_summary(name, r),
+                    detail={k: v for k, v in r.items() if v is not None},
+                )
+            )
+            if name == "cases" and r.get("closed_at"):
+                entries.append(
+                    TimelineEntry(
+                        at=r["closed_at"],
+                        kind="case",
+                        id=str(r.get(pk)),
+                        customer_id=r.get("customer_id"),
+                        function=r.get("function"),
+                        channel=r.get("channel"),
+                        direction=None,
+                        summary=f"case closed: {r.get('outcome') or r.get('status')}",
+                    )
+                )
+    far_future = dt.datetime.max.replace(tzinfo=dt.UTC)
+    entries.sort(key=lambda e: (e.at or far_future, e.kind, e.id))
+    if limit is not None:
+        entries = entries[-limit:]
+    return Timeline(
+        person_id=person,
+        customer_ids=ids,
+        customers=customers.to_pylist() if customers is not None else [],
+        identifiers=facts["identifiers"].to_pylist() if "identifiers" in facts else [],
+        links=links,
+        entries=entries,
+    )
