@@ -31,7 +31,9 @@ _NOISE = re.compile(r"@\w+|https?://\S+|www\.\S+")
 
 def tokens(text: str) -> list[str]:
     # Every number becomes 0: "only 3 left" and "only 7 left" are the same message.
-    return _DIGITS.sub("0", " ".join(_TOKEN.findall(_NOISE.sub(" ", text).lower()))).split()
+    words = _DIGITS.sub("0", " ".join(_TOKEN.findall(_NOISE.sub(" ", text).lower()))).split()
+    # A run of numbers is one number: a phone number must not read as a countdown timer.
+    return [w for i, w in enumerate(words) if not (w == "0" and i and words[i - 1] == "0")]
 
 
 def terms(text: str) -> list[str]:

@@ -167,7 +167,9 @@ def _apply_suppressions(
                     source="suppression",
                 )
             )
-    # A suppression without a reason suppresses nothing: both the finding and GW001 stay.
+    # A file-wide suppression with a reason covers the meta findings too: test files quote
+    # directives as data. A suppression without a reason suppresses nothing: both findings stay.
+    meta = [f for f in meta if not any(s.whole_file and s.reason and s.covers(f.code, f.line) for s in suppressions)]
     return kept + meta
 
 

@@ -1,4 +1,4 @@
-"""Inline suppressions: ``goodwill: noqa GW101 -- reason`` and ``goodwill: noqa-file -- reason``.
+"""Inline suppressions: ``goodwill: noqa GW101 -- reason``, and the ``noqa-file`` form for a whole file.
 
 A line directive covers its own line; written on a line of its own (a comment and nothing else),
 it covers the next line, which is how a comment sits above a line of HTML. Codes may be prefixes
