@@ -33,7 +33,11 @@ def codes(text: str, kind: str = "copy", **kw: object) -> list[str]:
         ("To cancel, you must call us on 0800 000 0000.", "GW106", "obstruction"),
         ("Purchase protection added", "GW107", "sneaking"),
         ("Service fees will be added at checkout.", "GW107", "sneaking"),
-        ("By creating an account, you agree to receive marketing emails.", "GW108", "forced action"),
+        (
+            "By creating an account, you agree to receive marketing emails.",
+            "GW108",
+            "forced action",
+        ),
         ("You must download the app to cancel.", "GW108", "forced action"),
         ("Maybe later", "GW109", "nagging"),
     ],
@@ -45,7 +49,10 @@ def test_each_dark_pattern_category(text: str, code: str, category: str) -> None
     assert hit.category == category
     assert hit.source == "pattern"
     assert hit.basis and hit.message
-    assert text[hit.start : hit.end] == hit.excerpt or " ".join(text[hit.start : hit.end].split()) == hit.excerpt
+    assert (
+        text[hit.start : hit.end] == hit.excerpt
+        or " ".join(text[hit.start : hit.end].split()) == hit.excerpt
+    )
 
 
 @pytest.mark.parametrize(
@@ -91,7 +98,19 @@ def test_finding_is_a_frozen_dataclass_with_the_documented_fields() -> None:
     assert isinstance(f, Finding)
     with pytest.raises(dataclasses.FrozenInstanceError):
         f.code = "GW000"  # type: ignore[misc]
-    assert set(f.to_dict()) >= {"code", "category", "message", "start", "end", "line", "col", "basis", "suggestion", "severity", "source"}
+    assert set(f.to_dict()) >= {
+        "code",
+        "category",
+        "message",
+        "start",
+        "end",
+        "line",
+        "col",
+        "basis",
+        "suggestion",
+        "severity",
+        "source",
+    }
 
 
 def test_internal_kind_checks_language_not_dark_patterns() -> None:
@@ -162,7 +181,9 @@ def test_classifier_adds_a_second_signal_only_where_no_pattern_explains() -> Non
     both = lint_text(text, "copy", LintConfig().with_overrides(threshold=0.5))
     assert all(f.source == "pattern" for f in pattern_only)
     classifier = [f for f in both if f.source == "classifier"]
-    assert all(not any(p.start < c.end and c.start < p.end for p in pattern_only) for c in classifier)
+    assert all(
+        not any(p.start < c.end and c.start < p.end for p in pattern_only) for c in classifier
+    )
 
 
 def test_classifier_finds_dark_copy_the_patterns_miss() -> None:

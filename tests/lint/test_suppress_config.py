@@ -34,7 +34,9 @@ def test_suppression_without_reason_is_itself_a_finding_and_suppresses_nothing()
     result = lint_text(f"Only 2 left  # {NOQA} GW102", "copy", NO_CLF)
     assert sorted(f.code for f in result) == ["GW001", "GW102"]
     meta = next(f for f in result if f.code == "GW001")
-    assert meta.message == "Suppression without a reason: add ' -- why this is fine' after the codes."
+    assert (
+        meta.message == "Suppression without a reason: add ' -- why this is fine' after the codes."
+    )
 
 
 def test_suppression_of_an_unknown_code_is_reported() -> None:
@@ -55,7 +57,9 @@ def test_select_ignore_and_most_specific_prefix_wins() -> None:
     text = "Hurry, only 2 left, no thanks I don't like saving"
     assert found(text, NO_CLF.with_overrides(select=("GW102",))) == ["GW102"]
     assert found(text, NO_CLF.with_overrides(ignore=("GW1",))) == []
-    assert found(text, NO_CLF.with_overrides(ignore=("GW1",), extend_select=("GW105",))) == ["GW105"]
+    assert found(text, NO_CLF.with_overrides(ignore=("GW1",), extend_select=("GW105",))) == [
+        "GW105"
+    ]
 
 
 def test_config_from_yaml_file(tmp_path: Path) -> None:
@@ -86,10 +90,26 @@ def test_defaults_when_nothing_is_configured(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("data", "message", "hint"),
     [
-        ({"selct": ["GW1"]}, "t.yaml: unknown lint setting(s): selct.", "Allowed: classifier, copy, exclude, extend-select, ignore, rules, select."),
-        ({"ignore": ["GW777"]}, "t.yaml: 'ignore' names GW777, which matches no rule.", "Run 'goodwill lint-rules' to see the codes."),
-        ({"classifier": {"threshold": 3}}, "t.yaml: classifier threshold 3 is not a probability.", "Use a number above 0 and at most 1, such as 0.95."),
-        ({"copy": "*.html"}, "t.yaml: 'copy' must be a list of glob patterns.", 'For example: ["emails/*"].'),
+        (
+            {"selct": ["GW1"]},
+            "t.yaml: unknown lint setting(s): selct.",
+            "Allowed: classifier, copy, exclude, extend-select, ignore, rules, select.",
+        ),
+        (
+            {"ignore": ["GW777"]},
+            "t.yaml: 'ignore' names GW777, which matches no rule.",
+            "Run 'goodwill lint-rules' to see the codes.",
+        ),
+        (
+            {"classifier": {"threshold": 3}},
+            "t.yaml: classifier threshold 3 is not a probability.",
+            "Use a number above 0 and at most 1, such as 0.95.",
+        ),
+        (
+            {"copy": "*.html"},
+            "t.yaml: 'copy' must be a list of glob patterns.",
+            'For example: ["emails/*"].',
+        ),
     ],
 )
 def test_config_errors_say_how_to_fix(data: dict[str, object], message: str, hint: str) -> None:
@@ -122,7 +142,9 @@ def test_a_company_rules_file_replaces_the_shipped_rules(tmp_path: Path) -> None
 
 
 def test_bad_regex_in_rules_file_is_reported(tmp_path: Path) -> None:
-    (tmp_path / "rules.yaml").write_text("rules:\n  - code: GW301\n    patterns:\n      - {regex: '(', message: m}\n")
+    (tmp_path / "rules.yaml").write_text(
+        "rules:\n  - code: GW301\n    patterns:\n      - {regex: '(', message: m}\n"
+    )
     (tmp_path / "c.yaml").write_text("rules: rules.yaml\n")
     with pytest.raises(ConfigError) as err:
         load_config(tmp_path / "c.yaml")

@@ -18,8 +18,8 @@ import yaml
 from goodwill.errors import ConfigError
 from goodwill.lint._finding import SEVERITIES, Kind, Severity
 
-# Lexicon terms must not match inside longer words ("punter" in "punteret"), but an underscore
-# counts as a separator so that identifiers such as share_of_wallet are caught too.
+# Lexicon terms must not match inside longer words, but an underscore counts as a separator so
+# that identifiers built from a flagged phrase (words joined by underscores) are caught too.
 _LEFT = r"(?<![A-Za-z0-9])"
 _RIGHT = r"(?![A-Za-z0-9])"
 
