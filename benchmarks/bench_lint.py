@@ -251,6 +251,14 @@ def main() -> None:
         lines.append(f"| {cat} | {n} | {cells} |")
     lines += [
         "",
+        "Reading the table: the published set labels each text with one category, the lint may give",
+        'several ("Hurry! Only 2 left" is urgency and scarcity), so urgency precision counts scarcity texts',
+        "that also say \"hurry\" as errors. The patterns were written from domain knowledge, the",
+        "training pages and a random look at a few dozen rows of the whole set before the split was",
+        "fixed, so their held-out numbers may be a little optimistic; the classifier's are not. The",
+        "published set is easy (its negatives are shop navigation strings): the baseline's 0.99 precision",
+        "here becomes 7.8% of honest company replies flagged below.",
+        "",
         f"Confirmshaming (Princeton's Pattern Type, joined by text to the test split): GW105 found "
         f"{shaming_hits} of {len(shaming_test)}.",
         "",
@@ -297,6 +305,9 @@ def main() -> None:
     lines += [
         "",
         "### Throughput (one process, texts as they come: 4,000 short company replies and shop texts)",
+        "",
+        f"Load average on the shared 2-CPU machine when measured: {os.getloadavg()[0]:.1f} "
+        "(other engineers' jobs run beside it; rates scale down with it). Best of three runs.",
         "",
         "| what | texts/s |",
         "|---|---|",
