@@ -1,0 +1,338 @@
+"""Erasure that really erases, as a crash-safe journaled job.
+
+A job row in ``rights_jobs`` lists its steps; each step is idempotent and is marked
+done in the same transaction as its own writes, so a process killed at any point
+leaves a job that :func:`resume_jobs` (run on ``goodwill rights resume`` and before
+any new erasure) carries to the same end state as an uninterrupted run.
+
+Steps: ``suppress`` (keyed hashes of the person's ids and identifiers, so an old file
+cannot bring them back), ``counts`` (only if anonymous aggregates were explicitly
+kept), one ``delete:<table>`` per table holding their data (children found ``via``
+another table first), ``requests`` (their rights requests keep only a keyed hash of
+the person), ``forget`` (the job drops the ids it needed), and ``compact``: on DuckDB
+the database is copied into a fresh file that atomically replaces the old one, because
+DELETE and CHECKPOINT leave the old bytes in freed blocks and in column statistics
+(measured; see benchmarks/results/rights.md); on PostgreSQL the touched tables are
+rewritten with ``VACUUM FULL`` (a plain VACUUM leaves the tuple bytes in the page).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from goodwill.errors import StoreError
+from goodwill.ingest.suppression import add_suppressions, hash_customer_id
+from goodwill.model import TABLES
+from goodwill.rights import audit
+from goodwill.rights._tables import (
+    ERASED_COUNTS,
+    RIGHTS_JOBS,
+    RIGHTS_REQUESTS,
+    ensure_rights_tables,
+)
+from goodwill.rights.person import Person, resolve_person
+from goodwill.rights.scope import identifiers_of, person_scope
+from goodwill.store import Store
+
+__all__ = ["ErasureResult", "compact_store", "erase_person", "pending_jobs", "resume_jobs", "run_job"]
+
+# Tests kill the process at random points; this hook lets them stop it between steps too.
+StepHook = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ErasureResult:
+    job_id: str
+    person_ref: str
+    rows: dict[str, int] = field(default_factory=dict)
+    aggregates: str = "none kept"
+    compacted: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "job_id": self.job_id,
+            "person_ref": self.person_ref,
+            "rows": self.rows,
+            "rows_total": sum(self.rows.values()),
+            "aggregates": self.aggregates,
+            "compacted": self.compacted,
+        }
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _job(store: Store, job_id: str) -> dict[str, Any]:
+    rows = store.rows(f"SELECT * FROM {RIGHTS_JOBS.name} WHERE job_id = ?", [job_id])
+    if not rows:
+        raise StoreError(f"There is no rights job {job_id!r}.")
+    r = rows[0]
+    r["plan"] = json.loads(r["plan"]) if r["plan"] else {}
+    r["steps_done"] = json.loads(r["steps_done"])
+    r["result"] = json.loads(r["result"]) if r["result"] else {}
+    return r
+
+
+def _mark(store: Store, job_id: str, done: list[str], result: dict[str, Any], plan: dict[str, Any] | None = None) -> None:
+    if plan is None:
+        store.execute(
+            f"UPDATE {RIGHTS_JOBS.name} SET steps_done = ?, result = ? WHERE job_id = ?",
+            [json.dumps(done), json.dumps(result), job_id],
+        )
+    else:
+        store.execute(
+            f"UPDATE {RIGHTS_JOBS.name} SET steps_done = ?, result = ?, plan = ? WHERE job_id = ?",
+            [json.dumps(done), json.dumps(result), json.dumps(plan), job_id],
+        )
+
+
+def pending_jobs(store: Store) -> list[str]:
+    ensure_rights_tables(store)
+    return [r["job_id"] for r in store.rows(f"SELECT job_id FROM {RIGHTS_JOBS.name} WHERE state = 'running' ORDER BY started_at")]
+
+
+def erase_person(
+    store: Store,
+    customer_id: str,
+    *,
+    request_id: str | None = None,
+    keep_counts: bool = False,
+    compact: bool = True,
+    actor: str = "goodwill",
+    hook: StepHook | None = None,
+) -> ErasureResult:
+    """Erase the person ``customer_id`` belongs to, everywhere, on this store.
+
+    ``keep_counts``: keep anonymous monthly row counts per table (``erased_counts``), the
+    only aggregate that survives; the choice is recorded in the job and the audit trail.
+    ``compact=False`` defers the rewrite that removes the old bytes from the files (for a
+    batch of erasures followed by one :func:`compact_store`): rows are gone at once, bytes
+    only after compaction.
+    """
+    ensure_rights_tables(store)
+    resume_jobs(store)
+    person = resolve_person(store, customer_id)
+    return run_job(store, _plan(store, person, request_id, keep_counts, compact, actor), hook=hook)
+
+
+def _plan(store: Store, person: Person, request_id: str | None, keep_counts: bool, compact: bool, actor: str) -> str:
+    idents = identifiers_of(store, list(person.customer_ids))
+    tables = [s.table for s in person_scope(store, person, idents)]
+    steps = ["suppress", *(["counts"] if keep_counts else []), *(f"delete:{t}" for t in tables), "requests", "forget"]
+    if compact:
+        steps.append("compact")
+    plan = {
+        "person_id": person.person_id,
+        "customer_ids": list(person.customer_ids),
+        "identifiers": [list(i) for i in idents],
+        "person_ref": "erased:" + hash_customer_id(store, person.person_id)[:24],
+        "steps": steps,
+        "keep_counts": keep_counts,
+        "actor": actor,
+    }
+    job_id = "job_" + uuid.uuid4().hex[:12]
+    store.append(
+        RIGHTS_JOBS,
+        pa.Table.from_pylist(
+            [
+                {
+                    "job_id": job_id,
+                    "request_id": request_id,
+                    "kind": "erase",
+                    "state": "running",
+                    "plan": json.dumps(plan),
+                    "steps_done": "[]",
+                    "started_at": _now(),
+                    "result": json.dumps({"rows": {}}),
+                }
+            ]
+        ),
+    )
+    return job_id
+
+
+def resume_jobs(store: Store, *, hook: StepHook | None = None) -> list[ErasureResult]:
+    """Finish every erasure a crash left unfinished."""
+    return [run_job(store, j, hook=hook) for j in pending_jobs(store)]
+
+
+def _person_from_plan(plan: dict[str, Any]) -> Person:
+    return Person(plan["person_id"], tuple(plan["customer_ids"]))
+
+
+def run_job(store: Store, job_id: str, *, hook: StepHook | None = None) -> ErasureResult:
+    job = _job(store, job_id)
+    plan: dict[str, Any] = job["plan"]
+    done: list[str] = job["steps_done"]
+    result: dict[str, Any] = job["result"]
+    request_id = job["request_id"]
+    for step in plan["steps"]:
+        if step in done:
+            continue
+        if hook:
+            hook(step)
+        if step == "compact":
+            # Not transactional, but idempotent: a rerun copies again.
+            compact_store(store, touched=sorted(result.get("rows", {})))
+            with store.transaction():
+                done.append(step)
+                _mark(store, job_id, done, result)
+            continue
+        with store.transaction():
+            rows = _run_step(store, step, plan, result)
+            done.append(step)
+            if step == "forget":
+                plan = {k: v for k, v in plan.items() if k not in ("person_id", "customer_ids", "identifiers")}
+                _mark(store, job_id, done, result, plan)
+            else:
+                _mark(store, job_id, done, result)
+            audit.record(store, audit.ErasureStep(request_id=request_id, actor=plan["actor"], job_id=job_id, step=step, rows=rows))
+    if hook:
+        hook("finish")
+    with store.transaction():
+        store.execute(
+            f"UPDATE {RIGHTS_JOBS.name} SET state = 'done', finished_at = ? WHERE job_id = ? AND state = 'running'",
+            [_now(), job_id],
+        )
+        if not any(s == "finished" for s in done):
+            aggregates = "anonymous monthly counts kept" if plan["keep_counts"] else "none kept"
+            audit.record(
+                store,
+                audit.ErasureFinished(request_id=request_id, actor=plan["actor"], job_id=job_id, rows=result.get("rows", {}), aggregates=aggregates),
+            )
+            done.append("finished")
+            _mark(store, job_id, done, result)
+    return ErasureResult(
+        job_id,
+        plan["person_ref"],
+        dict(result.get("rows", {})),
+        "anonymous monthly counts kept" if plan["keep_counts"] else "none kept",
+        "compact" in plan["steps"],
+    )
+
+
+def _run_step(store: Store, step: str, plan: dict[str, Any], result: dict[str, Any]) -> int:
+    ids = plan.get("customer_ids", [])
+    if step == "suppress":
+        return add_suppressions(store, ids, [tuple(i) for i in plan["identifiers"]], reason="erasure", ref=plan["person_ref"])
+    if step == "counts":
+        return _keep_counts(store, _person_from_plan(plan), [tuple(i) for i in plan["identifiers"]])
+    if step.startswith("delete:"):
+        table = step.split(":", 1)[1]
+        scopes = {s.table: s for s in person_scope(store, _person_from_plan(plan), [tuple(i) for i in plan["identifiers"]])}
+        scope = scopes.get(table)
+        if scope is None:
+            return 0
+        n = int(store.scalar(f"SELECT count(*) FROM {table} WHERE {scope.where}", list(scope.params)))
+        if n:
+            store.execute(f"DELETE FROM {table} WHERE {scope.where}", list(scope.params))
+        result.setdefault("rows", {})[table] = result.get("rows", {}).get(table, 0) + n
+        return n
+    if step == "requests":
+        if not ids:
+            return 0
+        marks = ", ".join("?" for _ in ids)
+        # Their requests stay as proof we honoured them; what they asked may hold their data.
+        n = int(store.scalar(f"SELECT count(*) FROM {RIGHTS_REQUESTS.name} WHERE person_id IN ({marks})", ids))
+        store.execute(
+            f"UPDATE {RIGHTS_REQUESTS.name} SET person_id = ?, details = ? WHERE person_id IN ({marks})",
+            [plan["person_ref"], json.dumps({"erased": True}), *ids],
+        )
+        if n:
+            result.setdefault("rows", {})[RIGHTS_REQUESTS.name] = n
+        return n
+    if step == "forget":
+        return 0
+    raise StoreError(f"Unknown erasure step {step!r}.")
+
+
+def _keep_counts(store: Store, person: Person, idents: list[tuple[str, str]]) -> int:
+    kept = 0
+    for scope in person_scope(store, person, idents):
+        t = TABLES.get(scope.table)
+        if t is None or t.time_column is None:
+            continue
+        counts = store.rows(
+            f"SELECT CAST(date_trunc('month', {t.time_column}) AS DATE) AS month, count(*) AS n "
+            f"FROM {t.name} WHERE {scope.where} AND {t.time_column} IS NOT NULL GROUP BY 1",
+            list(scope.params),
+        )
+        for c in counts:
+            existing = store.scalar(
+                f"SELECT row_count FROM {ERASED_COUNTS.name} WHERE table_name = ? AND month_start = ?", [t.name, c["month"]]
+            )
+            if existing is None:
+                store.append(ERASED_COUNTS, pa.Table.from_pylist([{"table_name": t.name, "month_start": c["month"], "row_count": int(c["n"])}]))
+            else:
+                store.execute(
+                    f"UPDATE {ERASED_COUNTS.name} SET row_count = row_count + ? WHERE table_name = ? AND month_start = ?",
+                    [int(c["n"]), t.name, c["month"]],
+                )
+            kept += int(c["n"])
+    return kept
+
+
+def compact_store(store: Store, touched: list[str] | None = None) -> None:
+    """Remove the bytes of deleted rows from the store's files."""
+    if store.engine == "duckdb":
+        _compact_duckdb(store)
+    elif store.engine == "postgres":
+        names = set(touched or []) | {RIGHTS_JOBS.name, RIGHTS_REQUESTS.name, "rights_events"}
+        for name in sorted(names):
+            if store.table_exists(name):
+                store.execute(f"VACUUM FULL {name}")
+        with contextlib.suppress(StoreError):
+            # Flushes the rewritten tables and unlinks the old files; needs pg_checkpoint.
+            store.execute("CHECKPOINT")
+    else:  # pragma: no cover - a new engine must say how it erases bytes
+        raise StoreError(f"goodwill does not know how to compact a {store.engine} store.")
+
+
+def _compact_duckdb(store: Store) -> None:
+    import duckdb
+
+    path = str(getattr(store, "path", ""))
+    lock = getattr(store, "_lock", contextlib.nullcontext())
+    with lock:
+        con = store.con  # type: ignore[attr-defined]
+        con.execute("CHECKPOINT")
+        if path in ("", ":memory:"):
+            return
+        target = Path(path)
+        fresh = target.with_name(target.name + ".gw-compact")
+        for p in (fresh, Path(str(fresh) + ".wal")):
+            p.unlink(missing_ok=True)
+        db = con.execute("SELECT current_database()").fetchone()[0]
+        con.execute(f"ATTACH '{fresh}' AS gw_compact")
+        try:
+            con.execute(f'COPY FROM DATABASE "{db}" TO gw_compact')
+        finally:
+            con.execute("DETACH gw_compact")
+        with open(fresh, "rb+") as fh:
+            os.fsync(fh.fileno())
+        con.close()
+        os.replace(fresh, target)
+        Path(str(target) + ".wal").unlink(missing_ok=True)
+        dir_fd = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+        try:
+            store.con = duckdb.connect(path)  # type: ignore[attr-defined]
+        except duckdb.Error as exc:
+            raise StoreError(f"Could not reopen {path} after compaction: {exc}") from exc
+        known = getattr(store, "_known", None)
+        if isinstance(known, set):
+            known.clear()
