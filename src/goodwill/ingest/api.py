@@ -182,7 +182,7 @@ def ingest_file(
         if out.bad_rows:
             rows = batch.take(pa.array(sorted(out.bad_rows))).to_pylist()
             for (i, reasons), row in zip(sorted(out.bad_rows.items()), rows, strict=True):
-                line = lines[i] if lines else sb.first_line + i
+                line = lines[i] if lines else (sb.first_line + i if sb.first_line is not None else None)
                 quarantine.add(line, row, "; ".join(reasons))
                 for r in reasons:
                     report.reasons[_reason_kind(r)] += 1

@@ -35,7 +35,8 @@ class Malformed:
 @dataclass
 class SourceBatch:
     batch: pa.RecordBatch
-    first_line: int  # line number of the batch's first record (CSV header is line 1)
+    # line number of the batch's first record (CSV header is line 1); None when unknown
+    first_line: int | None
     malformed: list[Malformed] = field(default_factory=list)
 
 
@@ -199,12 +200,17 @@ class SourceReader:
                     batch = reader.read_next_batch()
                 except StopIteration:
                     break
+                # Arrow does not say where in a block a malformed row sat, so a batch that
+                # had one cannot give exact lines; later batches shift by the rows skipped.
+                exact = not malformed
+                skipped = len(malformed)
                 for start in range(0, batch.num_rows, self.batch_size):
                     part = batch.slice(start, self.batch_size)
-                    yield SourceBatch(part, line, malformed[:] if start == 0 else [])
+                    yield SourceBatch(part, line if exact else None, malformed[:] if start == 0 else [])
                     if start == 0:
                         malformed.clear()
                     line += part.num_rows
+                line += skipped
             if malformed:
                 yield SourceBatch(pa.RecordBatch.from_pydict({n: pa.array([], pa.string()) for n in names}), line, malformed[:])
         except pa.ArrowInvalid as exc:

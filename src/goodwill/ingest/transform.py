@@ -77,7 +77,7 @@ def _error_where(mask: pa.Array, message: str, values: pa.Array | None = None) -
     return pc.if_else(mask, pa.scalar(message), pa.scalar(None, pa.string()))
 
 
-def _parse_timestamp(arr: pa.Array, spec: FieldSpec) -> tuple[pa.Array, pa.Array]:
+def _parse_timestamp(arr: pa.Array, spec: FieldSpec, *, slow_fallback: bool = True) -> tuple[pa.Array, pa.Array]:
     n = len(arr)
     if pa.types.is_timestamp(arr.type):
         if arr.type.tz is None:
@@ -110,6 +110,8 @@ def _parse_timestamp(arr: pa.Array, spec: FieldSpec) -> tuple[pa.Array, pa.Array
         local = pc.assume_timezone(pc.coalesce(naive, dates), spec.tz or "UTC", ambiguous="earliest", nonexistent="earliest").cast(_TS_UTC)
         return pc.coalesce(aware, local), bad
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        if not slow_fallback:
+            raise
         # A value that looks ISO but is not a real time (month 13): fall back to one at a time.
         return _parse_timestamp_slow(good, spec, bad)
 
@@ -123,7 +125,7 @@ def _parse_timestamp_slow(good: pa.Array, spec: FieldSpec, bad: pa.Array) -> tup
             continue
         one = pa.array([v], pa.string())
         try:
-            ts, _ = _parse_timestamp(one, spec)
+            ts, _ = _parse_timestamp(one, spec, slow_fallback=False)
             out.append(ts[0].as_py())
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             out.append(None)

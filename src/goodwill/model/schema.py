@@ -345,7 +345,7 @@ QUARANTINE = Table(
         _c("batch_id", "text"),
         _c("source", "text", "file the row came from"),
         _c("mapping", "text"),
-        _c("line", "int", "record number in the source (header is 1 for CSV)"),
+        _c("line", "int", "the row's line in the source (CSV header is line 1); empty when the reader cannot tell"),
         _c("row", "json", "the row as read"),
         _c("reason", "text"),
         _c("quarantined_at", "timestamp"),

@@ -54,16 +54,16 @@ class DuckDBStore(Store):
         self.path = path
         self._lock = threading.RLock()
         if path != ":memory:":
+            if read_only and not Path(path).exists():
+                raise StoreError(
+                    f"There is no store at {path}.",
+                    hint="Create one with `goodwill init`, or load the demo with `goodwill demo`.",
+                )
             parent = Path(path).expanduser().resolve().parent
             if not parent.exists():
                 raise StoreError(
                     f"The folder {parent} does not exist.",
                     hint="Create it first, or run `goodwill init` in the folder you want.",
-                )
-            if read_only and not Path(path).exists():
-                raise StoreError(
-                    f"There is no store at {path}.",
-                    hint="Create one with `goodwill init`, or load the demo with `goodwill demo`.",
                 )
         try:
             self.con = duckdb.connect(path, read_only=read_only)
