@@ -16,6 +16,8 @@ from goodwill.errors import GoodwillError
 COMMAND_MODULES = [
     "goodwill.cli.core",
     "goodwill.cli.lint",
+    "goodwill.cli.understand",
+    "goodwill.cli.promises",
 ]
 
 app = typer.Typer(

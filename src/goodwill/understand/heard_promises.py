@@ -1,0 +1,581 @@
+"""Promises and expectations heard in conversation.
+
+``read_commitments`` reads what a company's person wrote and finds each concrete
+commitment: the action, who made it, the deadline resolved against the message
+time, the exact evidence span and a confidence. ``read_expectations`` reads what a
+customer wrote and finds what they say they were told or expected.
+
+It is a grammar of patterns, not a trained model: the only labelled set (1,200
+company tweets, 27 promises) is far too small to train on, and a pattern can be
+read, argued with and fixed. Its precision and recall, beside a keyword baseline,
+are in BENCHMARKS.md.
+
+How vague talk is treated: reassurance ("we're looking into it", "we'll pass your
+feedback on", "hopefully soon"), service targets ("we aim to reply within 24
+hours") and conditional offers that wait on the customer ("DM us and we'll take a
+look") are *not* promises. They are returned as ``reassurances`` with their span,
+so the ledger can count them as expectations set, but they never enter the
+promise ledger and never count as kept or broken.
+
+Deadlines follow the labelling guide: "N days" are calendar days, "working/
+business days" follow a :class:`~goodwill.model.calendar.WorkingCalendar`
+(Monday-Friday by default), "tomorrow" is the next calendar day, "end of day" is
+17:00, a range resolves to its later end, and "soon", "shortly", "ASAP" are not
+deadlines. Dates are resolved in the time zone given (the message's own offset
+when the source records one).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from goodwill.model.calendar import WorkingCalendar, add_months
+
+ACTIONS = (
+    "refund",
+    "call_back",
+    "replace",
+    "visit",
+    "fix",
+    "credit",
+    "escalate",
+    "deliver",
+    "send_information",
+    "cancel",
+    "follow_up",
+    "other",
+)
+
+_APOS = "['’]"
+_MODAL = rf"(?:will|{_APOS}ll|shall|(?:am|are|is|{_APOS}re|{_APOS}m) going to)"
+_SUBJECT = (
+    r"(?P<subj>\bwe|\bi|\bthey|\bhe|\bshe|\bit|\bsomeone(?: from [\w ]{1,30}?)?|\bsomebody"
+    r"|\b(?:a|an|our|the|one of our|a member of (?:our|the))\s+(?:[\w-]+\s+){0,3}?"
+    r"(?:team|teams|agents?|specialists?|experts?|engineers?|technicians?|representatives?|"
+    r"managers?|colleagues|department|advisors?|courier|driver))"
+)
+_PROMISE = re.compile(
+    rf"{_SUBJECT}\s*{_MODAL}\s+(?:be\s+(?:glad|happy)\s+to\s+)?(?P<verb>(?!not\b)[\w'’-]+(?:\s+[\w'’-]+){{0,8}})",
+    re.I,
+)
+_YOU_WILL = re.compile(
+    rf"\byou(?:{_APOS}ll| will| should)\s+(?P<verb>(?:receive|hear back|hear from|be contacted|be called|get (?:a|an|your|the) (?:refund|credit|replacement|call|email|update|response|reply|voucher)|see (?:a|the|your) (?:refund|credit))[\w'’ -]{{0,60}})",
+    re.I,
+)
+_HANDOVER = re.compile(
+    rf"\b(?P<subj>i|we)\s*(?:am|are|{_APOS}m|{_APOS}re)\s+(?P<verb>(?:looping|escalating|referring|forwarding|following up|sending|arranging|scheduling|issuing|processing)[\w'’ -]{{0,60}})",
+    re.I,
+)
+_AND_WILL = re.compile(
+    rf"\b(?P<subj>we|i)\b[^.!?\n]{{0,60}}?\band (?:will|{_APOS}ll)\s+(?P<verb>(?!not\b)[\w'’-]+(?:\s+[\w'’-]+){{0,8}})",
+    re.I,
+)
+_LET_ME = re.compile(r"\blet me (?P<verb>(?:request|escalate|loop|have|get)\b[\w'’ -]{0,60})", re.I)
+_HAVE_SOMEONE = re.compile(
+    r"\b(?P<subj>i|we)(?:['’]ll| will) have (?:a|an|our|the|someone)\b[\w ]{0,30}?(?P<verb>(?:reach out|contact|call|get in touch|follow up|visit)[\w'’ -]{0,40})",
+    re.I,
+)
+
+# Reassurance and effort without a commitment to this customer.
+_VAGUE_VERB = re.compile(
+    r"^(?:(?:take|have)\s+a\s+(?:closer\s+)?look|look(?:ing)?\s+into|look\s+at|check|be\s+(?:looking|working|happy|glad)\b(?!\s+to\s+credit)"
+    r"|pass\b|share\b|work(?:ing)?\s+on|keep\s+(?:you|an\s+eye)|try\b|do\s+(?:our|my)\s+best|need\b|have\s+to\b"
+    r"|let\s+you\s+know\s+if|continue\s+to\s+(?:monitor|improve)|be\s+(?:able|sure)\b|want\b|like\b|love\b|help\b|assist\b"
+    r"|investigate|review\b|monitor|consider|note\b|make\s+sure\s+(?:the|this|your)\s+(?:feedback|comments)|make\s+sure\s+your\s+comments"
+    r"|get\s+(?:this|it)\s+(?:reported|passed)|report\b|add\b|let\s+(?:our|the)\s+\w+\s+know|forward\s+(?:your|the|this)\s+(?:feedback|comments)"
+    r"|keep\s+(?:everything|fingers)|include\b|see\s+what|go\s+from|proceed|keep\s+moving|wait\b|set\b|advise\b"
+    r"|be\s+(?:glad|happy)\s+to\s+(?:answer|help|assist|look)|get\s+in\s+touch\s+with\s+(?:our|the)|make\s+sure\s+the\s+\w+\s+(?:feels|knows|hears)"
+    r"|get\s+(?:this|it)\s+sorted)",
+    re.I,
+)
+# The customer must act first: a conditional offer, not a promise.
+_CONDITION = re.compile(
+    r"\b(?:if you|once you(?:['’]ve| have)? (?:dm|sen[dt]|repl|provide|share|confirm|follow|call|contact|get back|reach)"
+    r"|when you (?:dm|send|reply|get a chance)|(?:please|pls|plz|kindly|just)\s+(?:\w+\s+)?(?:dm|send|reach|call|contact|follow|reply|shoot|provide|share)"
+    r"|^\W*(?:dm|send|shoot|reach out|follow)\b|\bdm us\b|\bsend us\b|so (?:that )?(?:we|i) can|to see if|let us know"
+    r"|feel free)",
+    re.I,
+)
+_HEDGE = re.compile(
+    r"\b(?:aims?|aiming|strives?|tries|try|hope|hopefully|usually|typically|normally|generally|may|might|confident|sure if|not sure)\b",
+    re.I,
+)
+# A request to the customer, or a question, before the commitment makes it conditional.
+_REQUEST = re.compile(
+    r"\?|\b(?:dm|send|shoot|contact|message|reach out to|tell|let)\s+(?:us|me|my team)\b|\b(?:please|pls|plz|kindly)\b"
+    r"|\b(?:select|click|follow|visit|use|go to)\b[^.!?]{0,40}(?:link|https?://|dm)|\bjoin us\b|\blet['’]s\b|\bif\b",
+    re.I,
+)
+_REASSURE = re.compile(
+    r"\b(?:(?:we|i)(?:['’]re| are| am|['’]m) (?:looking|working|investigating|aware)|look(?:ing)? into (?:this|it|that)"
+    r"|pass (?:this|it|that|your \w+) (?:on|along)|hopefully|as soon as possible|asap|working (?:hard|on)"
+    r"|aims? to|keep you (?:posted|updated))",
+    re.I,
+)
+_PAST = re.compile(r"^(?:already|just)\b", re.I)
+_PATTERNS = (_HAVE_SOMEONE, _PROMISE, _AND_WILL, _YOU_WILL, _HANDOVER, _LET_ME)
+
+_ACTION_WORDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (a, re.compile(p, re.I))
+    for a, p in (
+        ("refund", r"\b(?:refund|reimburs|money back|reembols|estorn)"),
+        (
+            "call_back",
+            r"\b(?:call (?:you|back)|give you a (?:call|ring)|phone you|ring you|call you back|be called)",
+        ),
+        ("replace", r"\b(?:replac|new one|hook you up with|send (?:you )?(?:a )?new)"),
+        (
+            "visit",
+            r"\b(?:visit|technician|engineer (?:will )?(?:come|call)|send someone (?:out|round)|appointment)",
+        ),
+        ("credit", r"\b(?:credit|voucher|compensat|discount|goodwill gesture)"),
+        (
+            "escalate",
+            r"\b(?:escalat|refer|loop|forward|specialist|expert|supervisor|manager|pass (?:your|this) (?:case|concern))",
+        ),
+        ("cancel", r"\bcancel"),
+        (
+            "fix",
+            r"\b(?:fix|resolv|restor|repair|be back (?:on|up)|back (?:on|up|online)|working again|sort (?:it|this) out)",
+        ),
+        (
+            "send_information",
+            r"\b(?:send (?:you )?(?:the |a |an |more )?(?:details|info|information|link|confirmation|email|instructions)|email you)",
+        ),
+        ("deliver", r"\b(?:deliver|receive|ship|arriv|dispatch|points? )"),
+        (
+            "follow_up",
+            r"\b(?:follow(?:ing)? up|be in touch|get back to|reach out|contact (?:you|me)|hear back|hear from|continue|meet you|update|respond|reply|get in touch|research)",
+        ),
+    )
+)
+
+_WEEKDAY = {
+    d: i
+    for i, d in enumerate(
+        ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+    )
+}
+_WD = r"(?:mon|tues?|wed(?:nes)?|thu(?:rs?)?|fri|sat(?:ur)?|sun)(?:day)?"
+_MONTHS = {
+    m: i + 1
+    for i, m in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+    )
+}
+_NUM = {
+    "one": 1,
+    "a": 1,
+    "an": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "ten": 10,
+    "24": 24,
+    "48": 48,
+    "72": 72,
+}
+_N = (
+    r"(?P<n>\d{1,3}|one|two|three|four|five|six|seven|ten|an?)(?:\s*(?:-|to|or)\s*(?P<n2>\d{1,3}))?"
+)
+_DUE = re.compile(
+    rf"(?P<range>\b(?:either\s+)?(?:today|tomorrow|tonight)\s+or\s+(?:on\s+)?{_WD}\b)"
+    rf"|(?P<within>\b(?:within|in|in the next|over the next)\s+{_N}\s*(?P<unit>(?:business|working)\s+days?|days?|hours?|hrs?|h\b|weeks?|months?))"
+    rf"|(?P<eod>\b(?:by\s+)?(?:the\s+)?(?:end of (?:the |business )?day|eod|close of business|cob)\b)"
+    rf"|(?P<eow>\b(?:by\s+)?(?:the\s+)?end of (?:the |this )?week\b)"
+    rf"|(?P<nextweek>\bnext week\b)"
+    rf"|(?P<wday>\b(?:by|on|this|next|before|until)\s+(?P<wdn>{_WD})\b)"
+    rf"|(?P<date>\b(?:by|on|before)\s+(?:the\s+)?(?:(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<m1>jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*|(?P<m2>jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?)\b)"
+    rf"|(?P<day>\b(?:today|tonight|tomorrow)\b)",
+    re.I,
+)
+_SIGNATURE = re.compile(
+    r"(?:\^|(?<=\s)[-*~]\s?)([A-Z][A-Za-z]{1,20}|[A-Z]{2,3})\s*(?:https?://\S+\s*)?$"
+)
+
+
+@dataclass(frozen=True)
+class HeardPromise:
+    action: str
+    evidence: str
+    start: int
+    end: int
+    made_by: str  # agent (I), team (we), handed_to (they / a specialist / another team), other
+    made_by_text: str
+    due: dt.date | dt.datetime | None
+    due_text: str | None
+    confidence: float
+
+    @property
+    def due_at(self) -> dt.datetime | None:
+        """The deadline as an instant; a day-level deadline ends at midnight (UTC here)."""
+        if self.due is None:
+            return None
+        if isinstance(self.due, dt.datetime):
+            return self.due
+        return dt.datetime.combine(self.due + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class Reading:
+    promises: tuple[HeardPromise, ...]
+    reassurances: tuple[tuple[int, int, str], ...]
+    signature: str | None = None
+    due: dt.date | dt.datetime | None = None
+    due_text: str | None = None
+
+    @property
+    def is_promise(self) -> bool:
+        return bool(self.promises)
+
+    @property
+    def vague(self) -> bool:
+        return not self.promises and bool(self.reassurances)
+
+
+@dataclass(frozen=True)
+class Expectation:
+    kind: str  # told (we said so), expected (they expected it), unmet (it has not happened)
+    action: str
+    evidence: str
+    start: int
+    end: int
+
+
+@dataclass
+class _Sentence:
+    start: int
+    text: str
+    matches: list[tuple[re.Match[str], str, float]] = field(default_factory=list)
+
+
+def _sentences(text: str) -> list[_Sentence]:
+    out = []
+    for m in re.finditer(r"[^.!?\n;]+(?:[.!?;]+|\n|$)", text):
+        if m.group().strip():
+            out.append(_Sentence(m.start(), m.group()))
+    return out
+
+
+def _action(phrase: str) -> str:
+    for name, pat in _ACTION_WORDS:
+        if pat.search(phrase):
+            return name
+    return "other"
+
+
+def _made_by(subj: str) -> str:
+    s = subj.lower().strip()
+    if s in ("i", "let me"):
+        return "agent"
+    if s == "we" or s.startswith("our "):
+        return "team"
+    if s in ("it",):
+        return "other"
+    return "handed_to"
+
+
+def read_commitments(
+    text: str,
+    made_at: dt.datetime,
+    *,
+    timezone: str | None = None,
+    calendar: WorkingCalendar | None = None,
+) -> Reading:
+    """Find the concrete commitments in one company message."""
+    tz = ZoneInfo(timezone) if timezone else (made_at.tzinfo or dt.UTC)
+    local = (made_at if made_at.tzinfo else made_at.replace(tzinfo=dt.UTC)).astimezone(tz)
+    cal = calendar or WorkingCalendar.business(getattr(tz, "key", "UTC"))
+    promises: list[HeardPromise] = []
+    reassurances: list[tuple[int, int, str]] = []
+    tweet_due: tuple[dt.date | dt.datetime | None, str | None] = (None, None)
+    for sent in _sentences(text):
+        body = sent.text
+        found = _commitment(text, sent)
+        if found is not None:
+            m, pat, subj, verb = found
+            due, due_text, _ = resolve_due(body, local, cal)
+            if due is None and len(promises) == 0:
+                # "... will be in touch. Expect a call tomorrow." - the deadline may follow
+                nxt = text[sent.start + len(body) : sent.start + len(body) + 80]
+                due, due_text, _ = resolve_due(nxt.split(".")[0], local, cal)
+            action = _action(verb)
+            if pat is _HAVE_SOMEONE or (pat is _LET_ME and action in ("other", "follow_up")):
+                action = "escalate"
+            conf = _BASE[pat] - (0.15 if re.search(r"\bshould\b", m.group(), re.I) else 0.0)
+            conf -= 0.1 if action == "other" else 0.0
+            a_start = sent.start + m.start()
+            span_text = text[a_start : sent.start + m.end()].rstrip(" ,")
+            promises.append(
+                HeardPromise(
+                    action=action,
+                    evidence=span_text,
+                    start=a_start,
+                    end=a_start + len(span_text),
+                    made_by=_made_by(subj),
+                    made_by_text=subj.strip(),
+                    due=due,
+                    due_text=due_text,
+                    confidence=round(max(conf, 0.3), 2),
+                )
+            )
+            if tweet_due[0] is None and due is not None:
+                tweet_due = (due, due_text)
+            continue
+        r = _REASSURE.search(body)
+        if r is not None or _CONDITION.search(body) or _commitment(text, sent, conditional=True):
+            lo, hi = (r.start(), r.end()) if r is not None else (0, len(body.rstrip()))
+            reassurances.append(
+                (sent.start + lo, sent.start + hi, text[sent.start + lo : sent.start + hi])
+            )
+            if tweet_due[0] is None and r is not None:
+                due, due_text, _ = resolve_due(body, local, cal)
+                if due is not None and not re.fullmatch(r"(?i)today|tonight", due_text or ""):
+                    tweet_due = (due, due_text)
+    sig = _SIGNATURE.search(text.strip())
+    return Reading(tuple(promises), tuple(reassurances), sig.group(1) if sig else None, *tweet_due)
+
+
+_BASE: dict[re.Pattern[str], float] = {
+    _HAVE_SOMEONE: 0.85,
+    _PROMISE: 0.85,
+    _AND_WILL: 0.8,
+    _YOU_WILL: 0.75,
+    _HANDOVER: 0.7,
+    _LET_ME: 0.7,
+}
+
+
+def _commitment(
+    text: str, sent: _Sentence, *, conditional: bool = False
+) -> tuple[re.Match[str], re.Pattern[str], str, str] | None:
+    """The first commitment in a sentence. With ``conditional`` true, find one that a request
+    to the customer or a hedge turns into a conditional offer (vague), instead."""
+    body = sent.text
+    for pat in _PATTERNS:
+        for m in pat.finditer(body):
+            verb = m.group("verb")
+            subj = m.groupdict().get("subj") or ("let me" if pat is _LET_ME else "you")
+            s_low = subj.lower().strip()
+            if s_low == "it" and not re.match(
+                r"be back|be (?:fixed|restored|delivered|ready|credited|refunded)", verb, re.I
+            ):
+                continue
+            if s_low in ("he", "she", "they") and pat is _PROMISE and _action(verb) == "other":
+                continue
+            if _VAGUE_VERB.match(verb) or _PAST.match(verb):
+                continue
+            before = text[: sent.start + m.start()]
+            blocked = bool(
+                _REQUEST.search(before)
+                or _HEDGE.search(body[: m.start()])
+                or _CONDITION.search(body[: m.start()])
+            )
+            blocked = blocked or bool(re.search(r"\b(?:aims?|try|tries) to\b", body, re.I))
+            if blocked == conditional:
+                return m, pat, subj, verb
+    return None
+
+
+def _action_strict(verb: str) -> bool:
+    return _action(verb) not in ("other",)
+
+
+def resolve_due(
+    text: str, made_at: dt.datetime, calendar: WorkingCalendar | None = None
+) -> tuple[dt.date | dt.datetime | None, str | None, tuple[int, int] | None]:
+    """The first deadline stated in ``text``, resolved against ``made_at`` (a local, aware time).
+
+    Returns a date for day-level deadlines, an aware datetime for hour-level ones, the
+    exact text, and its span; ``(None, None, None)`` when no deadline is stated.
+    """
+    cal = calendar or WorkingCalendar.business()
+    today = made_at.date()
+    for m in _DUE.finditer(text):
+        g = m.lastgroup
+        resolved: dt.date | dt.datetime | None = None
+        if g == "range":
+            wd = _weekday(re.search(_WD + r"\b\W*$", m.group(), re.I).group())  # type: ignore[union-attr]
+            first = today + dt.timedelta(days=1 if "tomorrow" in m.group().lower() else 0)
+            resolved = max(first, _next_weekday(today, wd, allow_today=False))
+        elif g == "within":
+            n = _to_int(m.group("n2") or m.group("n"))
+            unit = m.group("unit").lower()
+            if unit.startswith(("business", "working")):
+                resolved = cal.add_business_days(today, n)
+            elif unit.startswith("day"):
+                resolved = today + dt.timedelta(days=n)
+            elif unit.startswith("week"):
+                resolved = today + dt.timedelta(weeks=n)
+            elif unit.startswith("month"):
+                resolved = add_months(today, n)
+            else:
+                resolved = (made_at + dt.timedelta(hours=n)).replace(microsecond=0)
+        elif g == "eod":
+            resolved = made_at.replace(hour=17, minute=0, second=0, microsecond=0)
+            if resolved < made_at:
+                resolved = today
+        elif g == "eow":
+            resolved = today + dt.timedelta(days=max(0, 4 - today.weekday()))
+        elif g == "nextweek":
+            resolved = today + dt.timedelta(days=7 - today.weekday() + 6)
+        elif g == "wday":
+            nxt = m.group().lower().startswith("next")
+            resolved = _next_weekday(today, _weekday(m.group("wdn")), allow_today=not nxt)
+        elif g == "date":
+            month = _MONTHS[(m.group("m1") or m.group("m2")).lower()[:3]]
+            day = int(m.group("d1") or m.group("d2"))
+            try:
+                cand = dt.date(today.year, month, day)
+            except ValueError:
+                continue
+            resolved = cand if cand >= today else dt.date(today.year + 1, month, day)
+        elif g == "day":
+            resolved = today + dt.timedelta(days=1 if m.group().lower() == "tomorrow" else 0)
+        if resolved is not None:
+            return resolved, m.group().strip(), (m.start(), m.end())
+    return None, None, None
+
+
+def _weekday(word: str) -> int:
+    w = word.lower()
+    for name, i in _WEEKDAY.items():
+        if w.startswith(name[:3]):
+            return i
+    raise ValueError(word)
+
+
+def _next_weekday(today: dt.date, wd: int, *, allow_today: bool) -> dt.date:
+    ahead = (wd - today.weekday()) % 7
+    if ahead == 0 and not allow_today:
+        ahead = 7
+    return today + dt.timedelta(days=ahead)
+
+
+def _to_int(word: str) -> int:
+    return int(word) if word.isdigit() else _NUM[word.lower()]
+
+
+# -- what customers say they were told or expected --------------------------------------
+
+_EXPECT = tuple(
+    (kind, re.compile(p, re.I))
+    for kind, p in (
+        (
+            "told",
+            r"\b(?:(?:you|they|he|she|the (?:agent|rep|representative|seller|store)|your (?:agent|rep|team|staff|website|site)|i was|we were|was)\s+(?:said|told|promised|assured|guaranteed|quoted)\b[^.!?\n]{0,80})",
+        ),
+        (
+            "told",
+            r"\b(?:disseram|falaram|prometeram|prometido|garantiram|informaram)\b[^.!?\n]{0,80}",
+        ),
+        (
+            "expected",
+            r"\b(?:(?:was|were|is|are) (?:supposed|meant|due|scheduled) to|should have (?:been|arrived|received|got)|expected (?:it|my|the|to|a)|estimated)\b[^.!?\n]{0,80}",
+        ),
+        (
+            "expected",
+            r"\b(?:era para|deveria(?:m)? ter|previst[ao]|prazo|data (?:estimada|prevista)|dentro do prazo|antes do prazo)\b[^.!?\n]{0,80}",
+        ),
+        (
+            "unmet",
+            r"\b(?:still (?:waiting|haven['’]?t|have not|no)|(?:haven['’]?t|have not|hasn['’]?t|has not|never) (?:received|got|gotten|heard|arrived|come|been)|no (?:one|body) (?:called|got back|came)|never (?:called|came|showed))\b[^.!?\n]{0,80}",
+        ),
+        (
+            "unmet",
+            r"\b(?:(?:ainda )?n[ãa]o (?:recebi|chegou|foi entregue|veio|recebemos|entregaram)|atras(?:o|ad[oa]s?)|aguardando|at[ée] agora nada|nunca chegou)\b[^.!?\n]{0,80}",
+        ),
+    )
+)
+_EXPECT_ACTION = (
+    (
+        "refund",
+        re.compile(
+            r"refund|money back|reembols|estorno|devolu[çc][ãa]o do (?:dinheiro|valor)", re.I
+        ),
+    ),
+    ("call_back", re.compile(r"call(?:ed)? (?:me |us )?back|call me|ligar|ligação", re.I)),
+    ("visit", re.compile(r"technician|engineer|visit|appointment|showed up|came out", re.I)),
+    ("fix", re.compile(r"fix|repair|resolv|working|consert|resolv", re.I)),
+    ("reply", re.compile(r"heard|response|reply|answer|got back|email|resposta", re.I)),
+    (
+        "deliver",
+        re.compile(
+            r"arriv|deliver|receiv|ship|package|order|entreg|cheg|receb|produto|pedido|prazo|previst|envi",
+            re.I,
+        ),
+    ),
+    ("credit", re.compile(r"credit|voucher|discount|desconto", re.I)),
+)
+
+
+def read_expectations(text: str) -> list[Expectation]:
+    """What a customer says they were told, expected, or are still waiting for."""
+    out: list[Expectation] = []
+    taken: list[tuple[int, int]] = []
+    for kind, pat in _EXPECT:
+        for m in pat.finditer(text):
+            if any(m.start() < b and a < m.end() for a, b in taken):
+                continue
+            taken.append((m.start(), m.end()))
+            phrase = m.group()
+            action = next((a for a, p in _EXPECT_ACTION if p.search(phrase)), "other")
+            out.append(
+                Expectation(
+                    kind, action, phrase.strip(), m.start(), m.start() + len(phrase.rstrip())
+                )
+            )
+    out.sort(key=lambda e: e.start)
+    return out
+
+
+# -- the simple baseline the grammar is measured against --------------------------------
+
+_KEYWORDS = re.compile(
+    r"\b(?:we will|we['’]ll|i will|i['’]ll|will be in touch|will follow up|will contact)\b", re.I
+)
+
+
+def keyword_baseline(text: str, made_at: dt.datetime) -> Reading:
+    """Any "we will / I'll" is a promise; the action is the first action word; the deadline is
+    "today"/"tomorrow" only. What a first attempt looks like, kept for comparison."""
+    m = _KEYWORDS.search(text)
+    if not m:
+        return Reading((), ())
+    low = text.lower()
+    due: dt.date | None = None
+    due_text = None
+    if "tomorrow" in low:
+        due, due_text = made_at.date() + dt.timedelta(days=1), "tomorrow"
+    elif "today" in low:
+        due, due_text = made_at.date(), "today"
+    p = HeardPromise(
+        _action(text[m.start() :]),
+        m.group(),
+        m.start(),
+        m.end(),
+        "team",
+        m.group(),
+        due,
+        due_text,
+        0.5,
+    )
+    return Reading((p,), (), None, due, due_text)
+
+
+__all__ = [
+    "ACTIONS",
+    "Expectation",
+    "HeardPromise",
+    "Reading",
+    "keyword_baseline",
+    "read_commitments",
+    "read_expectations",
+    "resolve_due",
+]
