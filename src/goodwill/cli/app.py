@@ -16,7 +16,6 @@ from goodwill.errors import GoodwillError
 COMMAND_MODULES = [
     "goodwill.cli.core",
     "goodwill.cli.lint",
-    "goodwill.cli.understand",
     "goodwill.cli.promises",
 ]
 
