@@ -23,6 +23,7 @@ def register(app: typer.Typer) -> None:
     app.command("status")(status)
     app.command("quarantine")(quarantine)
     app.command("timeline")(timeline_cmd)
+    app.command("demo")(demo)
 
 
 def init(store: StoreOption = default_store(), as_json: JsonOption = False) -> None:
@@ -188,13 +189,51 @@ def render_timeline(tl: Any) -> None:
             ev = link.get("evidence")
             ev_s = json.dumps(ev, ensure_ascii=False) if not isinstance(ev, str) else ev
             console.print(f"  joined {link['customer_id']} by rule {link['rule']} (v{link.get('rule_version')}): {ev_s}", markup=False)
-    t = Table("when", "what", "function", "channel", "", box=None, show_lines=False)
+    t = Table("when (UTC)", "what", "where", "", box=None, show_lines=False)
+    t.columns[3].overflow = "fold"
     for e in tl.entries:
         when = e.at.strftime("%Y-%m-%d %H:%M") if e.at else "undated"
         arrow = {"inbound": "←", "outbound": "→"}.get(e.direction or "", "·")
-        t.add_row(when, e.kind, escape(e.function or ""), escape(e.channel or ""), escape(f"{arrow} {e.summary}"))
+        where = "/".join(x for x in (e.function, e.channel) if x)
+        t.add_row(when, e.kind, escape(where), escape(f"{arrow} {e.summary}"))
     console.print(t)
     if not tl.entries:
         console.print("No dated facts about this person yet.")
 
 
+
+
+def demo(
+    store: Annotated[str, typer.Option("--store", "-s", help="Where to build the demo store (it is rebuilt each time).")] = "",
+    as_json: JsonOption = False,
+) -> None:
+    """Build a demo store from the real public data that ships with goodwill, and show what it tells you.
+
+    Example: goodwill demo
+    """
+    from goodwill.demo.run import DEMO_STORE, example_customer, fresh_demo_store, load_demo_data
+    from goodwill.store.timeline import timeline
+
+    target = store or DEMO_STORE
+    out: dict[str, Any] = {"store": target}
+    with fresh_demo_store(target) as s:
+        if not as_json:
+            console.rule("[bold]goodwill demo[/]: real public data (CFPB complaints, public domain; IBM Telco accounts, Apache-2.0)")
+        reports = load_demo_data(s)
+        out["ingested"] = [r.to_dict() for r in reports]
+        if not as_json:
+            for r in reports:
+                written = ", ".join(f"{n:,} {t}" for t, n in r.rows_written.items() if n)
+                console.print(f"Loaded {Path(r.path).name}: {written}.")
+        who = example_customer(s)
+        tl = timeline(s, who)
+        out["example_timeline"] = tl.to_dict()
+        out["counts"] = s.counts()
+        if not as_json:
+            console.rule(f"One customer's timeline: goodwill timeline {who} --store {target}")
+            render_timeline(tl)
+    if as_json:
+        emit_json(out)
+        return
+    console.rule("Next")
+    console.print(f"Explore it: goodwill status --store {target}; goodwill timeline CUSTOMER --store {target}")

@@ -1,0 +1,66 @@
+"""``goodwill demo``: a fresh store, real public data, and every capability shown on it.
+
+The demo data ships inside the package (see ``data/ATTRIBUTION.md``): CFPB complaints
+(public domain) and IBM's Telco accounts (Apache-2.0, fictional customers). Each
+step prints what a person would look at; later capabilities add their own step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from goodwill.ingest import IngestReport, ingest_file
+from goodwill.store import Store, open_store
+
+DEMO_STORE = ".goodwill/demo.duckdb"
+
+DEMO_SOURCES = (
+    ("cfpb-complaints-demo.csv.gz", "cfpb"),
+    ("telco-customer-churn.csv.gz", "telco"),
+)
+
+
+@dataclass
+class DemoContext:
+    store: Store
+    say: Callable[[str], None]
+    show: Callable[[Any], None]
+
+
+def demo_file(name: str) -> Path:
+    return Path(str(resources.files("goodwill.demo").joinpath("data", name)))
+
+
+def fresh_demo_store(path: str | Path = DEMO_STORE) -> Store:
+    """The demo always starts from nothing, so it shows the same thing on every run."""
+    p = Path(path)
+    if str(path).startswith("postgresql://"):
+        store = open_store(str(path))
+        for table in reversed(list(store.counts())):
+            store.execute(f"DELETE FROM {table}")
+        return store
+    for suffix in ("", ".wal"):
+        f = Path(str(p) + suffix)
+        if f.exists():
+            f.unlink()
+    return open_store(p)
+
+
+def load_demo_data(store: Store) -> list[IngestReport]:
+    return [ingest_file(store, demo_file(name), mapping) for name, mapping in DEMO_SOURCES]
+
+
+def example_customer(store: Store) -> str:
+    """A complainant whose timeline has their own words and the company's answer."""
+    row = store.rows(
+        "SELECT customer_id FROM interactions WHERE direction = 'outbound' AND source = 'cfpb' "
+        "AND customer_id IN (SELECT customer_id FROM interactions WHERE direction = 'inbound') "
+        "ORDER BY customer_id LIMIT 1"
+    )
+    if row:
+        return str(row[0]["customer_id"])
+    return str(store.scalar("SELECT min(customer_id) FROM customers"))
