@@ -19,22 +19,43 @@ import pyarrow as pa
 AMBIGUOUS = "ambiguous: these records also match another person with a different {kinds}"
 
 
+def spanning_forest(n: int, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Components of ``n`` nodes under edges (u, v), and a spanning forest of those edges.
+
+    Returns each node's component (its smallest node) and the indices of the edges
+    chosen. Each round, every component root hooks to the smallest root it has an
+    edge to (the edge with the smallest index among those): every hook goes to a
+    smaller root, so the hooks never close a cycle.
+    """
+    root = np.arange(n, dtype=np.int64)
+    idx = np.arange(len(u), dtype=np.int64)
+    chosen: list[np.ndarray] = []
+    while len(idx):
+        ru, rv = root[u], root[v]
+        live = ru != rv
+        if not live.any():
+            break
+        u, v, idx, ru, rv = u[live], v[live], idx[live], ru[live], rv[live]
+        hi, lo = np.maximum(ru, rv), np.minimum(ru, rv)
+        order = np.lexsort((idx, lo, hi))
+        hs = hi[order]
+        first = np.ones(len(hs), dtype=bool)
+        first[1:] = hs[1:] != hs[:-1]
+        sel = order[first]
+        root[hi[sel]] = lo[sel]
+        chosen.append(idx[sel])
+        while True:
+            jumped = root[root]
+            if np.array_equal(jumped, root):
+                break
+            root = jumped
+    picked = np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, dtype=np.int64)
+    return root, picked
+
+
 def components(n: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Label each of ``n`` nodes with the smallest node of its component under edges (u, v)."""
-    comp = np.arange(n, dtype=np.int64)
-    if len(u) == 0:
-        return comp
-    while True:
-        before = comp.copy()
-        np.minimum.at(comp, u, comp[v])
-        np.minimum.at(comp, v, comp[u])
-        while True:
-            jumped = comp[comp]
-            if np.array_equal(jumped, comp):
-                break
-            comp = jumped
-        if np.array_equal(before, comp):
-            return comp
+    return spanning_forest(n, u, v)[0]
 
 
 @dataclass
@@ -86,29 +107,22 @@ def merge_tier(
     if len(live) == 0:
         return TierResult(np.zeros(0, dtype=np.int64), {}, 0)
     u, v = u[live], v[live]
-    comp = components(n, u, v)
+    comp, forest = spanning_forest(n, u, v)
     comp_node = comp[lab]
     touched = np.unique(comp[u])
     bad = set(_conflicting_components(comp_node, strong, touched).tolist())
     if len(sep_x):
         same = (comp_node[sep_x] == comp_node[sep_y]) & (lab[sep_x] != lab[sep_y])
         bad.update(comp_node[sep_x][same].tolist())
-    # A component is a tree when it has one cluster-to-cluster edge fewer than clusters.
-    ec = comp[u]
-    lo, hi = np.minimum(u, v), np.maximum(u, v)
-    pairs = np.unique(np.stack([ec, lo, hi], axis=1), axis=0)
-    edges_per = dict(zip(*np.unique(pairs[:, 0], return_counts=True), strict=True))
-    clusters = np.unique(np.concatenate([np.stack([ec, u], 1), np.stack([ec, v], 1)]), axis=0)
-    clusters_per = dict(zip(*np.unique(clusters[:, 0], return_counts=True), strict=True))
-    walk = set(bad)
-    walk.update(c for c, k in edges_per.items() if k != clusters_per[c] - 1)
-
+    walk = bad
     edge_comp = comp[u]
-    easy = ~np.isin(edge_comp, np.fromiter(walk, dtype=np.int64, count=len(walk)))
-    accepted = [live[easy]]
-    easy_comps = np.unique(edge_comp[easy])
-    move = np.isin(comp_node, easy_comps)
+    bad_arr = np.fromiter(walk, dtype=np.int64, count=len(walk))
+    # Clean components merge whole, along their spanning forest.
+    easy_forest = forest[~np.isin(edge_comp[forest], bad_arr)]
+    accepted = [live[easy_forest]]
+    move = ~np.isin(comp_node, bad_arr)
     lab[move] = comp_node[move]
+    easy = ~np.isin(edge_comp, bad_arr)
 
     held: dict[int, str] = {}
     conflicts = 0
@@ -177,7 +191,10 @@ def _walk_component(
             parent[x], x = root, parent[x]
         return root
 
-    values: dict[int, dict[int, set[int]]] = {c: {k: set(s) for k, s in d.items()} for c, d in strong.items()}
+    here = {x for a, b, _ in edges for x in (a, b)}
+    values: dict[int, dict[int, set[int]]] = {
+        c: {k: set(s) for k, s in strong[c].items()} for c in here if c in strong
+    }
 
     def clash(a: int, b: int) -> set[int]:
         va, vb = values.get(a, {}), values.get(b, {})

@@ -59,6 +59,12 @@ class ResolveReport:
     by_rule: dict[str, int] = field(default_factory=dict)
     rule_version: str = ""
     seconds: float = 0.0
+    stages: dict[str, float] = field(default_factory=dict)
+
+    def lap(self, stage: str, since: float) -> float:
+        now = time.perf_counter()
+        self.stages[stage] = round(self.stages.get(stage, 0.0) + now - since, 3)
+        return now
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -80,6 +86,15 @@ def put_work(store: Store, run: str, ids: pa.Array) -> None:
     ids = pc.unique(ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids).drop_null()
     if len(ids):
         store.append(IDENTITY_WORK, pa.table({"run_id": _constant(run, len(ids), pa.string()), "customer_id": ids}), dedupe=False)
+
+
+def typed(t: pa.Table, types: dict[str, pa.DataType]) -> pa.Table:
+    """Give a query result the column types we expect (PostgreSQL returns untyped empty columns)."""
+    return pa.table({c: t[c].cast(types.get(c, t[c].type)) for c in t.column_names})
+
+
+S, B = pa.string(), pa.bool_()
+ID_TYPES = {"customer_id": S, "person_id": S, "kind": S, "value": S, "customer_a": S, "customer_b": S, "a": S, "b": S, "va": B, "vb": B}
 
 
 def _ins(values: Sequence[str]) -> str:
@@ -125,6 +140,10 @@ class _Nodes:
         return len(self.ids)
 
 
+def _q(store: Store, sql: str) -> pa.Table:
+    return typed(store.query(sql), ID_TYPES)
+
+
 def _ordered_pairs(t: pa.Table) -> pa.Table:
     a, b = t["a"], t["b"]
     swap = pc.greater(a, b)
@@ -168,7 +187,9 @@ def resolve(
             put_work(store, run + "p", ids)
             pend = f"SELECT customer_id FROM identity_work WHERE run_id = '{run}p'"
             report.records = len(pc.unique(ids.drop_null()))
-        raw = store.query(_pairs_sql(pend, rules))
+        t = report.lap("pending", started)
+        raw = typed(store.query(_pairs_sql(pend, rules)), ID_TYPES)
+        t = report.lap("pairs_sql", t)
         common = raw.filter(pc.is_null(raw["a"]))
         report.common_values_skipped = common.num_rows
         report.common_value_examples = [f"{k}:{v}" for k, v in zip(common["kind"].to_pylist()[:5], common["value"].to_pylist()[:5], strict=True)]
@@ -176,6 +197,7 @@ def resolve(
         if pairs.num_rows == 0:
             return report
         report.pairs = pairs.group_by(["a", "b"]).aggregate([]).num_rows
+        report.lap("pairs_arrow", t)
         _resolve_pairs(store, run, pairs, rules, version, when, report)
         return report
     finally:
@@ -186,9 +208,10 @@ def resolve(
 def _resolve_pairs(
     store: Store, run: str, pairs: pa.Table, rules: Rules, version: str, when: dt.datetime, report: ResolveReport
 ) -> None:
+    t = time.perf_counter()
     nodes0 = pc.unique(pa.concat_arrays([pairs["a"].combine_chunks(), pairs["b"].combine_chunks()]))
     put_work(store, run + "n", nodes0)
-    members = store.query(
+    members = _q(store,
         f"SELECT l2.customer_id, l2.person_id FROM customer_links l1 "
         f"JOIN customer_links l2 ON l2.person_id = l1.person_id "
         f"WHERE l1.customer_id IN {_in_work(run + 'n')}"
@@ -198,23 +221,24 @@ def _resolve_pairs(
     nodes = _Nodes(pa.concat_arrays([nodes0, extra.combine_chunks()]))
     n = len(nodes)
     strong_kinds = list(rules.strong_kinds)
-    strong_rows = store.query(
+    strong_rows = _q(store,
         f"SELECT customer_id, kind, value FROM identifiers WHERE kind IN ({_ins(strong_kinds)}) "
         f"AND customer_id IN {_in_work(run + 'n')}"
     ) if strong_kinds else pa.table({"customer_id": pa.array([], pa.string()), "kind": pa.array([], pa.string()), "value": pa.array([], pa.string())})
-    secondary = store.query(
+    secondary = _q(store,
         f"SELECT customer_id, kind, value FROM identifiers WHERE kind IN ({_ins(rules.secondary_kinds)}) "
         f"AND customer_id IN {_in_work(run + 'n')}"
     )
-    seps = store.query(
+    seps = _q(store,
         f"SELECT customer_a, customer_b FROM identity_separations WHERE customer_a IN {_in_work(run + 'n')} "
         f"AND customer_b IN {_in_work(run + 'n')}"
     )
-    old_merges = store.query(
+    old_merges = typed(store.query(
         f"SELECT {', '.join(MERGE_COLUMNS)} FROM identity_merges WHERE undone_at IS NULL "
         f"AND customer_a IN {_in_work(run + 'n')}"
-    )
+    ), {f.name: f.type for f in IDENTITY_MERGES.arrow_schema()})
 
+    t = report.lap("context_sql", t)
     lab = np.arange(n, dtype=np.int64)
     if members.num_rows:
         mc = nodes.code(members["customer_id"])
@@ -261,6 +285,7 @@ def _resolve_pairs(
             reason = f"rule {rule.name} scores {rule.score:g}, below the automatic threshold {rules.auto_threshold:g}"
             cand_parts.append(_cands(rp, rule, _constant(reason, rp.num_rows, pa.string())))
 
+    t = report.lap("merge", t)
     new_merges = _new_merges(accepted_parts, run, version, when)
     report.merges = new_merges.num_rows
     candidates = _final_candidates(cand_parts, nodes, lab, strong, version, when, report)
@@ -271,9 +296,12 @@ def _resolve_pairs(
         affected = nodes.ids.filter(pa.array(np.isin(lab, touched)))
         report.persons_changed = len(touched)
         keep_old = old_merges.filter(pc.is_in(old_merges["customer_a"], value_set=affected))
-        active = pa.concat_tables([keep_old.cast(new_merges.select(list(MERGE_COLUMNS)).schema), new_merges.select(list(MERGE_COLUMNS))])
+        active = pa.concat_tables(
+            [keep_old.select(list(MERGE_COLUMNS)), new_merges.select(list(MERGE_COLUMNS))], promote_options="permissive"
+        )
         links = link_rows(active)
         put_work(store, run + "a", affected)
+    t = report.lap("links", t)
     with store.transaction():
         if new_merges.num_rows:
             store.append(IDENTITY_MERGES, new_merges, dedupe=False)
@@ -282,6 +310,7 @@ def _resolve_pairs(
         if links is not None:
             store.execute(f"DELETE FROM customer_links WHERE customer_id IN {_in_work(run + 'a')}")
             store.append(CUSTOMER_LINKS, links, dedupe=False)
+    report.lap("write", t)
 
 
 def _rule_pairs_checked(rule: Rule, pairs: pa.Table, secondary: pa.Table, rules: Rules) -> pa.Table:
