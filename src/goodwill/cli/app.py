@@ -14,9 +14,12 @@ import typer
 from goodwill.errors import GoodwillError
 
 COMMAND_MODULES = [
+    "goodwill.cli.identity",
     "goodwill.cli.core",
     "goodwill.cli.lint",
+    "goodwill.cli.understand",
     "goodwill.cli.promises",
+    "goodwill.cli.rights",
 ]
 
 app = typer.Typer(
@@ -34,7 +37,10 @@ for _name in COMMAND_MODULES:
 def main() -> None:
     """Entry point: run the app, and print our own errors as one line, never a traceback."""
     try:
-        app(standalone_mode=False)
+        # Outside standalone mode click hands back typer.Exit's code instead of exiting.
+        rc = app(standalone_mode=False)
+        if isinstance(rc, int) and rc:
+            sys.exit(rc)
     except GoodwillError as exc:
         from goodwill.cli.output import print_error
 
