@@ -22,7 +22,7 @@ from goodwill.rights import create_request, fulfil_request, get_request, resume,
 from goodwill.store import Store, open_store
 
 CHILD = [sys.executable, str(Path(__file__).with_name("_crash_child.py"))]
-FACT_TABLES = sorted(n for n, t in TABLES.items() if t.customer_column) + ["customer_links", "quarantine"]
+FACT_TABLES = [*sorted(n for n, t in TABLES.items() if t.customer_column), "customer_links", "quarantine"]
 STEPS = ["suppress", "delete:consents", "delete:customers", "delete:interactions", "requests", "forget", "compact", "finish"]
 
 
