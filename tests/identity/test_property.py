@@ -8,6 +8,7 @@ candidate it can, and tries manual merges; then checks every person.
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 
 from hypothesis import HealthCheck, given, settings
@@ -63,18 +64,14 @@ def test_no_person_ever_holds_two_account_numbers(
             load(store, batch)
             resolve(store, sorted({r[0] for r in batch}))
         for c in list_candidates(store, limit=100):
-            try:
+            with contextlib.suppress(IdentityConflictError):
                 accept(store, c["candidate_id"], by="property")
-            except IdentityConflictError:
-                pass
         known = sorted({r[0] for b in batches for r in b})
         for x, y in manual:
             a, b = f"r{x:02d}", f"r{y:02d}"
             if a in known and b in known:
-                try:
+                with contextlib.suppress(IdentityConflictError):
                     merge(store, a, b, by="property")
-                except IdentityConflictError:
-                    pass
         resolve(store)
         for person, kinds in strong_values(store).items():
             for kind, values in kinds.items():
