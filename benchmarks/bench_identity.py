@@ -68,7 +68,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         store = open_store(Path(d) / "bench.duckdb")
         print(f"stored customers: {n:,} (SYNTHETIC)")
-        existing, existing_ids = synthetic_records(0, n, rng, None)
+        existing, _existing_ids = synthetic_records(0, n, rng, None)
         store.append("identifiers", existing, dedupe=False)
         t0 = time.perf_counter()
         r0 = resolve(store)
