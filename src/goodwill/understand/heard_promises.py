@@ -73,6 +73,11 @@ _AND_WILL = re.compile(
     rf"\b(?P<subj>we|i)\b[^.!?\n]{{0,60}}?\band (?:will|{_APOS}ll)\s+(?P<verb>(?!not\b)[\w'’-]+(?:\s+[\w'’-]+){{0,8}})",
     re.I,
 )
+_PASSIVE = re.compile(
+    r"\b(?P<subj>(?:a|an|the|your)\s+(?:full\s+|partial\s+)?(?:refund|replacement|credit|voucher|callback|call back|technician|engineer))"
+    r"\s+(?:will|shall)\s+be\s+(?P<verb>(?:issued|sent|processed|arranged|made|applied|delivered|shipped|booked|scheduled|with you)\b[\w'’ -]{0,40})",
+    re.I,
+)
 _LET_ME = re.compile(r"\blet me (?P<verb>(?:request|escalate|loop|have|get)\b[\w'’ -]{0,60})", re.I)
 _HAVE_SOMEONE = re.compile(
     r"\b(?P<subj>i|we)(?:['’]ll| will) have (?:a|an|our|the|someone)\b[\w ]{0,30}?(?P<verb>(?:reach out|contact|call|get in touch|follow up|visit)[\w'’ -]{0,40})",
@@ -116,7 +121,7 @@ _REASSURE = re.compile(
     re.I,
 )
 _PAST = re.compile(r"^(?:already|just)\b", re.I)
-_PATTERNS = (_HAVE_SOMEONE, _PROMISE, _AND_WILL, _YOU_WILL, _HANDOVER, _LET_ME)
+_PATTERNS = (_HAVE_SOMEONE, _PROMISE, _PASSIVE, _AND_WILL, _YOU_WILL, _HANDOVER, _LET_ME)
 
 _ACTION_WORDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (a, re.compile(p, re.I))
@@ -274,7 +279,7 @@ def _made_by(subj: str) -> str:
     s = subj.lower().strip()
     if s in ("i", "let me"):
         return "agent"
-    if s == "we" or s.startswith("our "):
+    if s == "we" or (s.startswith("our ") and s.endswith(("team", "teams", "department"))):
         return "team"
     if s in ("it",):
         return "other"
@@ -300,12 +305,15 @@ def read_commitments(
         found = _commitment(text, sent)
         if found is not None:
             m, pat, subj, verb = found
-            due, due_text, _ = resolve_due(body, local, cal)
+            # the deadline that follows the commitment's words is the one it carries
+            due, due_text, _ = resolve_due(body[m.start() :], local, cal)
+            if due is None:
+                due, due_text, _ = resolve_due(body, local, cal)
             if due is None and len(promises) == 0:
                 # "... will be in touch. Expect a call tomorrow." - the deadline may follow
                 nxt = text[sent.start + len(body) : sent.start + len(body) + 80]
                 due, due_text, _ = resolve_due(nxt.split(".")[0], local, cal)
-            action = _action(verb)
+            action = _action(f"{subj} {verb}" if pat is _PASSIVE else verb)
             if pat is _HAVE_SOMEONE or (pat is _LET_ME and action in ("other", "follow_up")):
                 action = "escalate"
             conf = _BASE[pat] - (0.15 if re.search(r"\bshould\b", m.group(), re.I) else 0.0)
@@ -345,6 +353,7 @@ def read_commitments(
 _BASE: dict[re.Pattern[str], float] = {
     _HAVE_SOMEONE: 0.85,
     _PROMISE: 0.85,
+    _PASSIVE: 0.8,
     _AND_WILL: 0.8,
     _YOU_WILL: 0.75,
     _HANDOVER: 0.7,
@@ -518,12 +527,12 @@ _EXPECT_ACTION = (
 def read_expectations(text: str) -> list[Expectation]:
     """What a customer says they were told, expected, or are still waiting for."""
     out: list[Expectation] = []
-    taken: list[tuple[int, int]] = []
+    taken: list[tuple[str, int, int]] = []
     for kind, pat in _EXPECT:
         for m in pat.finditer(text):
-            if any(m.start() < b and a < m.end() for a, b in taken):
+            if any(k == kind and m.start() < b and a < m.end() for k, a, b in taken):
                 continue
-            taken.append((m.start(), m.end()))
+            taken.append((kind, m.start(), m.end()))
             phrase = m.group()
             action = next((a for a, p in _EXPECT_ACTION if p.search(phrase)), "other")
             out.append(
