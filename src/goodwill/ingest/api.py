@@ -104,14 +104,18 @@ class _Quarantine:
             self.rows = []
 
 
-def _normalise_identifiers(tbl: pa.Table) -> tuple[pa.Table, list[tuple[int, str]]]:
+def _normalise_identifiers(tbl: pa.Table) -> tuple[pa.Table, list[tuple[dict[str, Any], str]]]:
     from goodwill.ingest.identity import normalise_identifiers
 
     kinds = pc.utf8_lower(tbl.column("kind").combine_chunks())
     raw = tbl.column("value").combine_chunks()
     values, reasons = normalise_identifiers(kinds, raw)
     invalid = pc.is_valid(reasons)
-    problems = [(i, r) for i, r in enumerate(reasons.to_pylist()) if r is not None]
+    problems: list[tuple[dict[str, Any], str]] = []
+    if pc.any(invalid).as_py():
+        bad_idx = pc.indices_nonzero(invalid)
+        bad_rows = tbl.take(bad_idx).select(["customer_id", "kind", "value"]).to_pylist()
+        problems = list(zip(bad_rows, reasons.take(bad_idx).to_pylist(), strict=True))
     tbl = tbl.set_column(tbl.schema.get_field_index("kind"), "kind", kinds)
     if "raw_value" not in tbl.column_names:
         tbl = tbl.append_column("raw_value", raw)
@@ -190,13 +194,13 @@ def ingest_file(
             for table_name, tbl in out.tables.items():
                 if table_name == "identifiers":
                     tbl, problems = _normalise_identifiers(tbl)
-                    for i, reason in problems:
-                        quarantine.add(None, {"identifier": True}, f"identifier: {reason}")
+                    for row, reason in problems:
+                        quarantine.add(None, row, f"identifier: {reason}")
                         report.reasons[f"identifier: {_reason_kind(reason)}"] += 1
+                    # only customers with new identifiers need resolving
+                    customers.update(v for v in pc.unique(tbl.column("customer_id")).to_pylist() if v)
                 if table_name == "interactions" and redact and "text" in tbl.column_names:
                     tbl = _redact(tbl)
-                if "customer_id" in tbl.column_names:
-                    customers.update(v for v in pc.unique(tbl.column("customer_id")).to_pylist() if v)
                 written[table_name] += store.append(table_name, tbl)
             quarantine.flush()
         if progress:

@@ -70,6 +70,8 @@ def _nullify(arr: pa.Array, null_if: tuple[str, ...]) -> pa.Array:
 def _error_where(mask: pa.Array, message: str, values: pa.Array | None = None) -> pa.Array:
     """A string array holding ``message`` (and the offending value) where mask is true."""
     mask = pc.fill_null(mask, False)
+    if not pc.any(mask).as_py():
+        return pa.nulls(len(mask), pa.string())
     if values is not None and pa.types.is_string(values.type):
         shown = pc.utf8_slice_codeunits(values, 0, 60)
         text = pc.binary_join_element_wise(pa.scalar(message + " (got '"), shown, pa.scalar("')"), "")
