@@ -102,7 +102,8 @@ PLUS_TAG_DOMAINS = (
 DOTLESS_DOMAINS = ("gmail.com", "googlemail.com")
 
 _EMAIL_RE = (
-    r"^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    # Letters beyond ASCII are allowed in the local part (RFC 6531: jack.müller@…).
+    r"^[\pL\pN!#$%&'*+/=?^_`{|}~-]+(\.[\pL\pN!#$%&'*+/=?^_`{|}~-]+)*"
     r"@[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.[a-z]{2,63}$"
 )
 # Every NANP number: area code and exchange start 2-9; N11 codes are services, not lines.
