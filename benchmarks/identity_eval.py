@@ -19,11 +19,10 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from identity_dataset import Record, build  # noqa: E402
-
-from goodwill.ingest.identity import normalise_identifiers, resolve  # noqa: E402
-from goodwill.ingest.identity.graph import components  # noqa: E402
-from goodwill.store import open_store  # noqa: E402
+from goodwill.ingest.identity import normalise_identifiers, resolve
+from goodwill.ingest.identity.graph import components
+from goodwill.store import open_store
+from identity_dataset import Record, build
 
 
 def pairs_of(groups: dict[str, set[str]]) -> set[tuple[str, str]]:
