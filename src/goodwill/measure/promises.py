@@ -191,6 +191,10 @@ def load_reconcile_rules(path: str | Path | None = None) -> tuple[list[Reconcile
                 f"Reconcile rule {rid!r} in {where} says nothing keeps it.",
                 hint="Add kept_by: events, interactions, case_closed or case_flag.",
             )
+        for part in ("events", "interactions"):
+            if isinstance(kept.get(part), dict) and True in kept[part]:
+                # YAML 1.1 reads a bare `on:` key as the boolean true
+                kept[part] = {("on" if k is True else k): v for k, v in kept[part].items()}
         unknown = set(kept) - {"events", "interactions", "case_closed", "case_flag"}
         if unknown:
             raise ConfigError(
@@ -491,11 +495,13 @@ def reconcile(
             cond = " AND ".join(_in(f"p.{k}", v) for k, v in rule.match.items()) or "1=1"
             unclaimed = " AND ".join(f"NOT ({c})" for c in claimed)
             sel = f"{cond} AND {unclaimed}" if unclaimed else cond
+            sel += f" AND p.made_at <= CAST({_lit(now.isoformat())} AS TIMESTAMPTZ)"
             claimed.append(f"coalesce({cond}, false)")
             n = _reconcile_rule(store, rule, sel, now, version)
             rep.by_rule[rule.id] = n
             if rule.repeat_window_days is not None and n:
                 rep.chains += _mark_repeats(store, rule)
+    store.set_meta("promise_ledger_as_of", now.isoformat())
     for r in store.rows("SELECT status, count(*) AS n FROM promise_status GROUP BY status"):
         rep.by_status[r["status"]] = int(r["n"])
     return rep
@@ -618,7 +624,7 @@ DIMENSIONS = {
     "action": "p.action",
     "rule": "s.rule",
     "week": "CAST(date_trunc('week', coalesce(s.deadline, p.made_at)) AS DATE)",
-    "all": "'all'",
+    "all": "lower('all')",  # a bare constant may not be grouped on in PostgreSQL
 }
 
 
@@ -821,7 +827,7 @@ def _num(v: Any) -> float | None:
 
 
 def _need_ledger(store: Store) -> None:
-    if not store.table_exists("promise_status"):
+    if not store.table_exists("promise_status") or store.get_meta("promise_ledger_as_of") is None:
         raise NotFoundError(
             "The promise ledger has not been built in this store.",
             hint="Run `goodwill promises --refresh` (or goodwill.measure.promises.build_ledger).",
