@@ -102,7 +102,8 @@ _RULES: tuple[_Rule, ...] = (
     _Rule("NAME", r"(\s[\^\-~*]\s?)[A-Z]{1,3}$", r"\1<NAME>", 1),
 )
 
-_PY_RULES = [(r, re.compile(r.pattern)) for r in _RULES]
+# ASCII classes and an end-of-text ``$`` make Python's ``re`` read the patterns as RE2 does.
+_PY_RULES = [(r, re.compile(r.pattern.replace("$", r"\Z"), re.ASCII)) for r in _RULES]
 _CARD_RULE = next(r for r in _RULES if r.kind == "CARD")
 
 
@@ -182,7 +183,7 @@ def _pii_end(m: re.Match[str], cue_group: int) -> int:
 
 
 def _redact_cards_py(arr: pa.Array) -> pa.Array:
-    rx = re.compile(_CARD_RULE.pattern)
+    rx = re.compile(_CARD_RULE.pattern, re.ASCII)
 
     def sub(t: str | None) -> str | None:
         if t is None:
@@ -231,5 +232,6 @@ def _redact_rows(arr: pa.Array) -> pa.Array:
 _ANY_CUE = (
     r"@|\d[\d \-().]{3,}\d|\b[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}\b|"
     r"\b(?i:name|dear|signed|regards|sincerely|spoke|agent|rep|this is|hi|hello|hey|thanks|thank you|cheers)\b|"
-    r"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr)\b|\s[\^\-~*]\s?[A-Z]{1,3}$"
+    r"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr)\b|\s[\^\-~*]\s?[A-Z]{1,3}$|"
+    rf"\b(?:{_STREET})\b"
 )

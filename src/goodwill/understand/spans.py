@@ -53,7 +53,7 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     ),
     (
         "repeat_contact",
-        r"\b(?:called|phoned|emailed|contacted|written|wrote|tweeted|messaged|reached out|spoken|spoke|complained)\s+(?:to (?:them|you) )?(?:again|" + _NUM + r" times|numerous times|multiple times|repeatedly|several times|many times|over and over)\b" + _CLAUSE,
+        r"\b(?:called|phoned|emailed|contacted|written|wrote|tweeted|messaged|reached out|spoken|spoke|complained)\s+(?:(?:to )?(?:them|you|him|her|it|the \w+|customer service|support) )?(?:again|" + _NUM + r" times|numerous times|multiple times|repeatedly|several times|many times|over and over)\b" + _CLAUSE,
     ),
     ("repeat_contact", r"\b(?:still (?:no|not|haven't|hasn't|waiting)|yet again|once again|again and again)\b" + _CLAUSE),
     (
