@@ -64,7 +64,8 @@ class RenewalPriceCap(Rule):
 
     def check(self, action: Action, facts: PersonFacts, ctx: RuleContext) -> Hit | None:
         sub = facts.subscription(action.attrs.get("subscription_id"), action.product)
-        channel = action.channel or (sub.channel if sub else None)
+        # "Same channel" is the sales channel the customer bought through, not the letter's delivery.
+        channel = action.attrs.get("sales_channel") or (sub.channel if sub else None) or action.channel
         price = action.price if action.price is not None else (sub.price if sub else None)
         plan = (sub.plan_id if sub else None) or action.product
         nb: float | None = None
