@@ -32,7 +32,7 @@ def fill(store: Store, n: int, person_rows: int) -> None:
     store.execute(
         f"INSERT INTO interactions (interaction_id, customer_id, occurred_at, channel, direction, text) "
         f"SELECT 'i' || i, 'c' || mod(i, {max(n // 10, 1)}), {ts}, 'email', 'inbound', "
-        f"'synthetic message ' || i || ' about order ' || mod(i * 7919, 100003) FROM {gen}"
+        f"'synthetic message ' || i || ' about order ' || mod(CAST(i AS BIGINT) * 7919, 100003) FROM {gen}"
     )
     pgen = gen.replace(str(n - 1), str(person_rows - 1)).replace(f"range({n})", f"range({person_rows})")
     store.execute(
