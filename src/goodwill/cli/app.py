@@ -14,6 +14,7 @@ import typer
 from goodwill.errors import GoodwillError
 
 COMMAND_MODULES = [
+    "goodwill.cli.guard",
     "goodwill.cli.identity",
     "goodwill.cli.core",
     "goodwill.cli.lint",
