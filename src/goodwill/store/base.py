@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import datetime as dt
+import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from goodwill.errors import ConfigError, StoreError
 from goodwill.model import SCHEMA_VERSION, TABLES, Table, get_table
@@ -169,8 +172,82 @@ class Store(abc.ABC):
             )
         return out
 
+    # An engine's expression for one row of alias ``x`` as JSON text.
+    row_json_sql = "to_json(x)"
+
+    def person_facts(self, customer_id: str) -> tuple[list[str], dict[str, list[dict[str, Any]]]]:
+        """Every row about the person ``customer_id`` belongs to, in ONE query (the hot path
+        behind the brief and the timeline): the person's records via customer_links, then each
+        fact table's rows as JSON, typed back with the schema."""
+        branches = []
+        for t in TABLES.values():
+            if t.customer_column is None or not self.table_exists(t.name):
+                continue
+            branches.append(
+                f"SELECT '{t.name}' AS t, {self.row_json_sql} AS j FROM {t.name} x "
+                f"WHERE x.{t.customer_column} IN (SELECT customer_id FROM ids)"
+            )
+        links = self.table_exists("customer_links")
+        if links:
+            branches.append(
+                f"SELECT 'customer_links' AS t, {self.row_json_sql} AS j FROM customer_links x "
+                "WHERE x.customer_id IN (SELECT customer_id FROM ids)"
+            )
+        ids_sql = "SELECT CAST(? AS TEXT) AS customer_id"
+        if links:
+            ids_sql += (
+                " UNION SELECT l2.customer_id FROM customer_links l1 JOIN customer_links l2 "
+                "ON l2.person_id = l1.person_id WHERE l1.customer_id = ?"
+            )
+        sql = f"WITH ids AS ({ids_sql}) " + " UNION ALL ".join(branches)
+        params = [customer_id, customer_id] if links else [customer_id]
+        out: dict[str, list[dict[str, Any]]] = {}
+        result = self.query(sql, params)
+        for table_name, text in zip(result.column(0).to_pylist(), result.column(1).to_pylist(), strict=True):
+            out.setdefault(table_name, []).append(_typed(TABLES[table_name], json.loads(text)))
+        ids = sorted({customer_id} | {r["customer_id"] for r in out.get("customers", [])} | _ids_of(out))
+        return ids, out
+
     def optimize(self, tables: Sequence[str] | None = None) -> None:  # noqa: B027
         """Reorganise tables for fast point reads after bulk loads (engine specific)."""
+
+
+def _ids_of(facts: dict[str, list[dict[str, Any]]]) -> set[str]:
+    found: set[str] = set()
+    for name, rows in facts.items():
+        col = TABLES[name].customer_column or ("customer_id" if name == "customer_links" else None)
+        if col:
+            found.update(r[col] for r in rows if r.get(col))
+    return found
+
+
+def _typed(table: Table, row: dict[str, Any]) -> dict[str, Any]:
+    for c in table.columns:
+        v = row.get(c.name)
+        if v is None or not isinstance(v, str):
+            continue
+        if c.type == "timestamp":
+            row[c.name] = _parse_ts(v)
+        elif c.type == "date":
+            row[c.name] = dt.date.fromisoformat(v[:10])
+    return row
+
+
+def _parse_ts(v: str) -> dt.datetime:
+    # DuckDB writes "2024-01-01 00:00:00+00", PostgreSQL "2024-01-01T00:00:00+00:00"
+    if v.endswith(("+00", "-00")) or (len(v) > 3 and v[-3] in "+-" and v[-2:].isdigit()):
+        v = v + ":00"
+    out = dt.datetime.fromisoformat(v)
+    if out.tzinfo is None:
+        out = out.replace(tzinfo=dt.UTC)
+    return out.astimezone(dt.UTC)
+
+
+def has_repeats(data: pa.Table, key: tuple[str, ...]) -> bool:
+    """Whether any primary key repeats within one batch (cheap in Arrow, costly in SQL)."""
+    if len(key) == 1:
+        return bool(pc.count_distinct(data.column(key[0]), mode="all").as_py() != data.num_rows)
+    return bool(data.group_by(list(key)).aggregate([]).num_rows != data.num_rows)
 
 
 def check_identifier(name: str) -> str:

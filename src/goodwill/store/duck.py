@@ -20,11 +20,10 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from goodwill.errors import StoreError, StoreLockedError
 from goodwill.model import TABLES, Table
-from goodwill.store.base import Params, Store
+from goodwill.store.base import Params, Store, has_repeats
 from goodwill.store.ddl import META_DDL, create_table_sql
 
 _LOCK_PID = re.compile(r"\(PID (\d+)\)")
@@ -47,14 +46,9 @@ def _translate(exc: Exception, path: str) -> Exception:
     return StoreError(f"DuckDB error on {path}: {text.splitlines()[0] if text else exc!r}")
 
 
-def _has_repeats(data: pa.Table, key: tuple[str, ...]) -> bool:
-    if len(key) == 1:
-        return bool(pc.count_distinct(data.column(key[0]), mode="all").as_py() != data.num_rows)
-    return data.group_by(list(key)).aggregate([]).num_rows != data.num_rows
-
-
 class DuckDBStore(Store):
     engine = "duckdb"
+    row_json_sql = "CAST(to_json(x) AS VARCHAR)"
 
     def __init__(self, path: str, *, read_only: bool = False) -> None:
         super().__init__(path)
@@ -161,7 +155,7 @@ class DuckDBStore(Store):
             self.con.register("_gw_batch", data)
             try:
                 source = "_gw_batch"
-                if dedupe and _has_repeats(data, table.primary_key):
+                if dedupe and has_repeats(data, table.primary_key):
                     source = f"(SELECT * FROM _gw_batch QUALIFY row_number() OVER (PARTITION BY {pk}) = 1)"
                 if not dedupe:
                     sql = f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM _gw_batch"

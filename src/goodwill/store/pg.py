@@ -20,7 +20,7 @@ import pyarrow.csv as pacsv
 
 from goodwill.errors import MissingDependencyError, StoreError
 from goodwill.model import Table
-from goodwill.store.base import Params, Store, check_identifier
+from goodwill.store.base import Params, Store, check_identifier, has_repeats
 from goodwill.store.ddl import META_DDL, create_table_sql
 
 try:
@@ -74,6 +74,7 @@ def _pg_error(exc: Exception, url: str) -> StoreError:
 
 class PostgresStore(Store):
     engine = "postgres"
+    row_json_sql = "row_to_json(x)::text"
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
@@ -192,8 +193,10 @@ class PostgresStore(Store):
                         cp.write(payload)
                     pk = ", ".join(table.primary_key)
                     if dedupe:
+                        # DISTINCT ON sorts the batch: pay for it only when keys repeat in it.
+                        distinct = f"DISTINCT ON ({pk}) " if has_repeats(data, table.primary_key) else ""
                         sql = (
-                            f"INSERT INTO {table.name} ({cols}) SELECT DISTINCT ON ({pk}) {cols} FROM {tmp} "
+                            f"INSERT INTO {table.name} ({cols}) SELECT {distinct}{cols} FROM {tmp} "
                             f"ON CONFLICT ({pk}) DO NOTHING"
                         )
                     else:

@@ -126,11 +126,16 @@ _SKIP_AS_ENTRIES = {"customers", "identifiers"}
 
 
 def timeline(store: Store, customer_id: str, *, limit: int | None = None) -> Timeline:
-    person, ids, links = person_of(store, customer_id)
-    facts = store.customer_facts(ids)
-    customers = facts.get("customers")
-    known = any(t.num_rows for t in facts.values())
-    if not known:
+    ids, facts = store.person_facts(customer_id)
+    links = sorted(facts.pop("customer_links", []), key=lambda r: r["customer_id"])
+    for link in links:
+        if isinstance(link.get("evidence"), str):
+            try:
+                link["evidence"] = json.loads(link["evidence"])
+            except ValueError:
+                pass
+    person = links[0]["person_id"] if links else customer_id
+    if not any(facts.values()):
         like = store.rows(
             "SELECT customer_id FROM customers WHERE customer_id LIKE ? ORDER BY customer_id LIMIT 3",
             [f"%{customer_id}%"],
@@ -142,12 +147,12 @@ def timeline(store: Store, customer_id: str, *, limit: int | None = None) -> Tim
         )
         raise NotFoundError(f"No customer {customer_id!r} in this store.", hint=hint)
     entries: list[TimelineEntry] = []
-    for name, tbl in facts.items():
-        if name in _SKIP_AS_ENTRIES or tbl.num_rows == 0:
+    for name, rows in facts.items():
+        if name in _SKIP_AS_ENTRIES or name not in TABLES:
             continue
         t = TABLES[name]
         pk = t.primary_key[0]
-        for r in tbl.to_pylist():
+        for r in rows:
             at = r.get(t.time_column) if t.time_column else None
             entries.append(
                 TimelineEntry(
@@ -182,8 +187,8 @@ def timeline(store: Store, customer_id: str, *, limit: int | None = None) -> Tim
     return Timeline(
         person_id=person,
         customer_ids=ids,
-        customers=customers.to_pylist() if customers is not None else [],
-        identifiers=facts["identifiers"].to_pylist() if "identifiers" in facts else [],
+        customers=sorted(facts.get("customers", []), key=lambda r: r["customer_id"]),
+        identifiers=facts.get("identifiers", []),
         links=links,
         entries=entries,
     )
