@@ -37,7 +37,10 @@ def tokens(text: str) -> list[str]:
 
 
 def terms(text: str) -> list[str]:
-    words = tokens(text)
+    return terms_of(tokens(text))
+
+
+def terms_of(words: list[str]) -> list[str]:
     return words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
 
 
@@ -52,12 +55,21 @@ class Model:
 
     def known_words(self, text: str) -> int:
         """How many of the text's words (numbers aside) the model has seen in training."""
-        return sum(1 for w in tokens(text) if w != "0" and w in self.vocabulary)
+        return self.known_tokens(tokens(text))
+
+    def known_tokens(self, words: list[str]) -> int:
+        vocab = self.vocabulary
+        return sum(1 for w in words if w != "0" and w in vocab)
 
     def vector(self, text: str) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]:
+        return self._vector(terms(text))
+
+    def _vector(
+        self, text_terms: list[str]
+    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]:
         counts: dict[int, int] = {}
         vocab = self.vocabulary
-        for term in terms(text):
+        for term in text_terms:
             idx = vocab.get(term)
             if idx is not None:
                 counts[idx] = counts.get(idx, 0) + 1
@@ -73,7 +85,10 @@ class Model:
         return idx_arr, values / norm if norm else values
 
     def proba(self, text: str) -> npt.NDArray[np.float64]:
-        idx, values = self.vector(text)
+        return self._proba(terms(text))
+
+    def _proba(self, text_terms: list[str]) -> npt.NDArray[np.float64]:
+        idx, values = self._vector(text_terms)
         scores = self.intercept + (values @ self.coef[idx] if len(idx) else 0.0)
         scores = scores - scores.max()
         exp = np.exp(scores)
@@ -81,7 +96,11 @@ class Model:
 
     def predict(self, text: str) -> tuple[float, str]:
         """P(dark pattern) and the most likely dark-pattern category."""
-        p = self.proba(text)
+        return self.predict_tokens(tokens(text))
+
+    def predict_tokens(self, words: list[str]) -> tuple[float, str]:
+        """`predict` of the text whose `tokens` these are: the lint tokenises each text once."""
+        p = self._proba(terms_of(words))
         not_dark = self.classes.index(NOT_DARK)
         p_dark = 1.0 - float(p[not_dark])
         p_cat = p.copy()

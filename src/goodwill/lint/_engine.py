@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from goodwill.errors import ConfigError
-from goodwill.lint._classifier import load_model
+from goodwill.lint._classifier import load_model, tokens
 from goodwill.lint._config import LintConfig
 from goodwill.lint._finding import Finding, Kind
-from goodwill.lint._rules import Rule, rules_by_code
+from goodwill.lint._prefilter import NeedleIndex, fold
+from goodwill.lint._rules import Pattern, Rule, rules_by_code
 from goodwill.lint._suppress import Suppression, find_suppressions
 from goodwill.lint._text import LineIndex, TextFormat, mask, segments
 
@@ -29,41 +30,81 @@ def _excerpt(text: str, start: int, end: int) -> str:
     return " ".join(text[start:end].split())[:120]
 
 
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What one config runs on one kind of text, worked out once instead of per text."""
+
+    by_code: dict[str, Rule]
+    patterns: tuple[tuple[Rule, Pattern, frozenset[str] | None], ...]
+    # Every needle of every pattern, looked for once per text.
+    needles: NeedleIndex
+    classifier: Rule | None
+
+
+def _plan(config: LintConfig, kind: Kind) -> _Plan:
+    plan = config._memo.get(kind)
+    if isinstance(plan, _Plan):
+        return plan
+    all_rules = config.rules()
+    by_code = rules_by_code(all_rules)
+    active = [r for r in all_rules if kind in r.kinds and config.enabled(r)]
+    patterns = tuple(
+        (rule, p, frozenset(p.needles) if p.needles is not None else None)
+        for rule in active
+        for p in rule.patterns
+    )
+    classifier = by_code.get(_CLASSIFIER_CODE)
+    plan = _Plan(
+        by_code=by_code,
+        patterns=patterns,
+        needles=NeedleIndex(n for _, _, wanted in patterns if wanted for n in wanted),
+        classifier=classifier if classifier in active and config.classifier else None,
+    )
+    config._memo[kind] = plan
+    return plan
+
+
 def _pattern_findings(
-    original: str, masked: str, rules: list[Rule], index: LineIndex
+    original: str, masked: str, plan: _Plan, index: LineIndex, prefilter: bool = True
 ) -> list[Finding]:
     found: list[Finding] = []
-    for rule in rules:
-        for pattern in rule.patterns:
-            for m in pattern.regex.finditer(masked):
-                start, end = m.span()
-                if start == end:
+    # Most texts hold none of a regex's needles, and looking for a word is far cheaper than
+    # running the regex; a regex whose needles are all absent cannot match (see _prefilter).
+    if prefilter:
+        folded = fold(masked)
+        present = plan.needles.present(folded)
+    for rule, pattern, wanted in plan.patterns:
+        if prefilter and wanted is not None and wanted.isdisjoint(present):
+            continue
+        for m in pattern.regex.finditer(masked):
+            start, end = m.span()
+            if start == end:
+                continue
+            if pattern.unless is not None:
+                around = masked[max(0, start - pattern.window) : end + pattern.window]
+                if pattern.unless.search(around):
                     continue
-                if pattern.unless is not None:
-                    around = masked[max(0, start - pattern.window) : end + pattern.window]
-                    if pattern.unless.search(around):
-                        continue
-                if pattern.requires is not None:
-                    around = masked[max(0, start - pattern.window) : end + pattern.window]
-                    if not pattern.requires.search(around):
-                        continue
-                line, col = index.position(start)
-                found.append(
-                    Finding(
-                        code=rule.code,
-                        category=rule.category,
-                        message=pattern.message,
-                        start=start,
-                        end=end,
-                        line=line,
-                        col=col,
-                        basis=rule.basis,
-                        severity=rule.severity,
-                        source="lexicon" if rule.lexicon else "pattern",
-                        excerpt=_excerpt(original, start, end),
-                        suggestion=pattern.suggestion,
-                    )
+            if pattern.requires is not None:
+                around = masked[max(0, start - pattern.window) : end + pattern.window]
+                if not pattern.requires.search(around):
+                    continue
+            line, col = index.position(start)
+            found.append(
+                Finding(
+                    code=rule.code,
+                    category=rule.category,
+                    message=pattern.message,
+                    start=start,
+                    end=end,
+                    line=line,
+                    col=col,
+                    basis=rule.basis,
+                    severity=rule.severity,
+                    source="lexicon" if rule.lexicon else "pattern",
+                    excerpt=_excerpt(original, start, end),
+                    suggestion=pattern.suggestion,
                 )
+            )
     return _dedupe(found)
 
 
@@ -94,9 +135,10 @@ def _classifier_findings(
         # A sentence a pattern already explains needs no second, vaguer finding.
         if any(f.start < end and start < f.end for f in taken):
             continue
-        if model.known_words(piece) < _MIN_KNOWN_WORDS:
+        words = tokens(piece)
+        if model.known_tokens(words) < _MIN_KNOWN_WORDS:
             continue
-        p_dark, category = model.predict(piece)
+        p_dark, category = model.predict_tokens(words)
         if p_dark < config.threshold:
             continue
         line, col = index.position(start)
@@ -198,17 +240,15 @@ def lint_text(
             f"Unknown text kind {kind!r}.", hint="Use kind='copy' or kind='internal'."
         )
     config = config or _DEFAULT
-    all_rules = config.rules()
-    by_code = rules_by_code(all_rules)
-    active = [r for r in all_rules if kind in r.kinds and config.enabled(r)]
+    plan = _plan(config, kind)
+    by_code = plan.by_code
     masked = mask(text, fmt) if fmt != "plain" or "{" in text or "*|" in text else text
     # Curly quotes become straight ones (same length) so that rules need spell "don't" only once.
     masked = masked.translate(_QUOTES)
     index = LineIndex(text)
-    findings = _pattern_findings(text, masked, [r for r in active if r.patterns], index)
-    classifier_rule = by_code.get(_CLASSIFIER_CODE)
-    if config.classifier and classifier_rule is not None and classifier_rule in active:
-        findings += _classifier_findings(text, masked, classifier_rule, config, index, findings)
+    findings = _pattern_findings(text, masked, plan, index, config.prefilter)
+    if plan.classifier is not None:
+        findings += _classifier_findings(text, masked, plan.classifier, config, index, findings)
     suppressions = find_suppressions(text) if "goodwill:" in text.lower() else []
     if suppressions:
         findings = _apply_suppressions(findings, suppressions, set(by_code), index, config, by_code)

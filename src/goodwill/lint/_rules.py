@@ -17,6 +17,7 @@ import yaml
 
 from goodwill.errors import ConfigError
 from goodwill.lint._finding import SEVERITIES, Kind, Severity
+from goodwill.lint._prefilter import needles
 
 # Lexicon terms must not match inside longer words, but an underscore counts as a separator so
 # that identifiers built from a flagged phrase (words joined by underscores) are caught too.
@@ -32,6 +33,9 @@ class Pattern:
     unless: re.Pattern[str] | None
     requires: re.Pattern[str] | None
     window: int
+    # Strings one of which a text must hold (after `_prefilter.fold`) for `regex` to match it;
+    # None when they cannot be derived, and the regex then always runs.
+    needles: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,13 +74,15 @@ def _pattern(raw: dict[str, Any], rule_code: str, lexicon: bool, index: int) -> 
         source = f"{_LEFT}(?:{source}){_RIGHT}"
     unless = raw.get("unless")
     requires = raw.get("requires")
+    regex = _compile(source, where)
     return Pattern(
-        regex=_compile(source, where),
+        regex=regex,
         message=str(raw["message"]),
         suggestion=str(raw["suggestion"]) if raw.get("suggestion") else None,
         unless=_compile(str(unless), where + " unless") if unless else None,
         requires=_compile(str(requires), where + " requires") if requires else None,
         window=int(raw.get("window", 40 if unless else 80)),
+        needles=needles(regex.pattern),
     )
 
 
