@@ -320,3 +320,44 @@ def test_real_data_sets_ingest_cleanly(duck_store: Store, shared_data: Path, pat
         assert duck_store.scalar("SELECT count(*) FROM interactions WHERE customer_id IS NULL") == 0
     if mapping == "olist":
         assert duck_store.count("promises") == 3584
+
+
+def test_erased_person_is_not_brought_back_by_reingesting(store: Store) -> None:
+    from goodwill.rights import erase_person
+
+    ingest_file(store, DATA / "telco-200.csv", "telco")
+    assert store.count("subscriptions") == 200
+    erase_person(store, "telco:7590-VHVEG")
+    assert store.scalar("SELECT count(*) FROM subscriptions WHERE customer_id = 'telco:7590-VHVEG'") == 0
+    again = ingest_file(store, DATA / "telco-200.csv", "telco")
+    assert again.rows_suppressed >= 3  # customer, identifier, subscription
+    assert store.scalar("SELECT count(*) FROM customers WHERE customer_id = 'telco:7590-VHVEG'") == 0
+    assert store.count("subscriptions") == 199
+
+
+def test_erased_identifier_under_a_new_customer_id_is_dropped(store: Store, tmp_path: Path) -> None:
+    from goodwill.rights import erase_person
+
+    ingest_file(store, DATA / "telco-200.csv", "telco")
+    erase_person(store, "telco:7590-VHVEG")
+    # another system knows the same account number under its own customer id
+    src = write(tmp_path / "billing.csv", "cust,acct\nb-1,7590-VHVEG\nb-2,5575-GNVDE\n")
+    m = parse_mapping(
+        {
+            "name": "billing",
+            "records": [
+                {"table": "customers", "fields": {"customer_id": {"template": "bill:{cust}"}}},
+                {
+                    "table": "identifiers",
+                    "fields": {
+                        "customer_id": {"template": "bill:{cust}"},
+                        "kind": {"value": "account"},
+                        "value": {"column": "acct"},
+                    },
+                },
+            ],
+        }
+    )
+    r = ingest_file(store, src, m)
+    assert r.rows_suppressed == 2
+    assert store.scalar("SELECT count(*) FROM customers WHERE customer_id LIKE 'bill:%'") == 1

@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 from goodwill.errors import SourceError
 from goodwill.ingest.mapping import Mapping, load_mapping
 from goodwill.ingest.readers import Malformed, SourceReader
+from goodwill.ingest.suppression import suppressed, suppressed_identifiers, suppression_count
 from goodwill.ingest.transform import apply_mapping
 from goodwill.store import Store
 
@@ -40,6 +41,8 @@ class IngestReport:
     rows_read: int = 0
     rows_written: dict[str, int] = field(default_factory=dict)
     rows_quarantined: int = 0
+    # rows of people who were erased: dropped, never stored, never quarantined
+    rows_suppressed: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
     customers_touched: int = 0
@@ -53,6 +56,7 @@ class IngestReport:
             "rows_read": self.rows_read,
             "rows_written": self.rows_written,
             "rows_quarantined": self.rows_quarantined,
+            "rows_suppressed": self.rows_suppressed,
             "top_reasons": dict(self.reasons.most_common(10)),
             "seconds": round(self.seconds, 3),
             "previously_ingested": self.previously_ingested,
@@ -166,6 +170,9 @@ def ingest_file(
     started_at = dt.datetime.now(dt.UTC)
     customers: set[str] = set()
     written: Counter[str] = Counter()
+    # Erased people must not come back with an old file; the check costs nothing while
+    # nobody has been erased.
+    check_suppression = suppression_count(store) > 0
 
     def handle_malformed(items: list[Malformed]) -> None:
         for mf in items:
@@ -190,6 +197,8 @@ def ingest_file(
                 quarantine.add(line, row, "; ".join(reasons))
                 for r in reasons:
                     report.reasons[_reason_kind(r)] += 1
+        if check_suppression:
+            out.tables = _drop_erased(store, out.tables, report)
         with store.transaction():
             for table_name, tbl in out.tables.items():
                 if table_name == "identifiers":
@@ -247,6 +256,32 @@ def ingest_file(
         progress(reader.size, reader.size)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _drop_erased(store: Store, tables: dict[str, pa.Table], report: IngestReport) -> dict[str, pa.Table]:
+    erased: set[str] = set()
+    ids = tables.get("identifiers")
+    if ids is not None and ids.num_rows:
+        from goodwill.ingest.identity import normalise_identifiers
+
+        values, _ = normalise_identifiers(pc.utf8_lower(ids.column("kind").combine_chunks()), ids.column("value").combine_chunks())
+        hit = suppressed_identifiers(store, pc.utf8_lower(ids.column("kind").combine_chunks()), values)
+        erased.update(v for v in ids.column("customer_id").filter(hit).to_pylist() if v)
+    out: dict[str, pa.Table] = {}
+    for name, tbl in tables.items():
+        if "customer_id" not in tbl.column_names:
+            out[name] = tbl
+            continue
+        col = tbl.column("customer_id")
+        drop = suppressed(store, col)
+        if erased:
+            drop = pc.or_(drop, pc.fill_null(pc.is_in(col, pa.array(sorted(erased), pa.string())), False))
+        n = pc.sum(pc.cast(drop, pa.int64())).as_py() or 0
+        if n:
+            report.rows_suppressed += n
+            tbl = tbl.filter(pc.invert(drop))
+        out[name] = tbl
+    return out
 
 
 def link_reply_chains(store: Store) -> int:
