@@ -7,17 +7,27 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from tests.guard.helpers import NOW, add, build_company, days
 from typer.testing import CliRunner
 
 from goodwill.cli.app import app
 from goodwill.errors import ConfigError
-from goodwill.guard import Action, Guard, Hit, Rule, RuleContext, audit, discover, load_pack, register_rule
+from goodwill.guard import (
+    Action,
+    Guard,
+    Hit,
+    Rule,
+    RuleContext,
+    audit,
+    discover,
+    load_pack,
+    register_rule,
+)
 from goodwill.guard.facts import PersonFacts
 from goodwill.guard.fairness import fairness, fisher_exact, z_test
 from goodwill.guard.notices import notice_status
 from goodwill.guard.registry import unregister_rule
 from goodwill.store import Store
-from tests.guard.helpers import NOW, add, build_company, days
 
 
 @pytest.fixture
@@ -213,7 +223,13 @@ def test_cli_error_is_one_line_exit_2(tmp_path: Path) -> None:
 def test_demo_campaign_of_real_customers(tmp_path: Path) -> None:
     """The shipped campaign, on the shipped real demo data plus the labelled simulated facts."""
     from goodwill.guard import read_campaign
-    from goodwill.guard.simulate import AS_OF, CAMPAIGN_FILE, build_campaign, load_demo_data, simulate_company
+    from goodwill.guard.simulate import (
+        AS_OF,
+        CAMPAIGN_FILE,
+        build_campaign,
+        load_demo_data,
+        simulate_company,
+    )
     from goodwill.store import open_store
 
     with open_store(tmp_path / "demo.duckdb") as s:

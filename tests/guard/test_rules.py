@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from tests.guard.helpers import NOW, add, build_company, consent, days
 
 from goodwill.guard import Action, Guard
 from goodwill.store import Store
-from tests.guard.helpers import NOW, add, build_company, consent, days
 
 
 @pytest.fixture

@@ -124,8 +124,8 @@ def vet_campaign(
         for rule, n in report.by_rule.items():
             t.add_row(rule, f"{n.get('deny', 0):,}", f"{n.get('change', 0):,}")
         console.print(t)
-        for route, n in report.routed.items():
-            console.print(f"Routed to {escape(route)}: {n:,}")
+        for route, k in report.routed.items():
+            console.print(f"Routed to {escape(route)}: {k:,}")
         for d in report.decisions[:show]:
             _print_decision(d.to_dict())
     _exit_for([d.verdict for d in report.decisions])
@@ -154,14 +154,14 @@ def audit_cmd(
 
     with open_cli_store(store) as s:
         if what == "verify":
-            r = audit.verify(s)
+            v = audit.verify(s)
             if as_json:
-                emit_json(r.to_dict())
-            elif r.ok:
-                console.print(f"[green]Audit log intact[/]: {r.checked:,} decisions, head {r.head}.")
+                emit_json(v.to_dict())
+            elif v.ok:
+                console.print(f"[green]Audit log intact[/]: {v.checked:,} decisions, head {v.head}.")
             else:
-                console.print(f"[red]Audit log broken[/] at {r.first_bad}: {r.problem} ({r.checked:,} checked).")
-            if not r.ok:
+                console.print(f"[red]Audit log broken[/] at {v.first_bad}: {v.problem} ({v.checked:,} checked).")
+            if not v.ok:
                 raise typer.Exit(1)
             return
         if what != "list":
