@@ -18,14 +18,11 @@ rewritten with ``VACUUM FULL`` (a plain VACUUM leaves the tuple bytes in the pag
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
-import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -285,54 +282,8 @@ def _keep_counts(store: Store, person: Person, idents: list[tuple[str, str]]) ->
 
 def compact_store(store: Store, touched: list[str] | None = None) -> None:
     """Remove the bytes of deleted rows from the store's files."""
-    if store.engine == "duckdb":
-        _compact_duckdb(store)
-    elif store.engine == "postgres":
+    if store.engine == "postgres":
         names = set(touched or []) | {RIGHTS_JOBS.name, RIGHTS_REQUESTS.name, "rights_events"}
-        for name in sorted(names):
-            if store.table_exists(name):
-                store.execute(f"VACUUM FULL {name}")
-        with contextlib.suppress(StoreError):
-            # Flushes the rewritten tables and unlinks the old files; needs pg_checkpoint.
-            store.execute("CHECKPOINT")
-    else:  # pragma: no cover - a new engine must say how it erases bytes
-        raise StoreError(f"goodwill does not know how to compact a {store.engine} store.")
-
-
-def _compact_duckdb(store: Store) -> None:
-    import duckdb
-
-    path = str(getattr(store, "path", ""))
-    lock = getattr(store, "_lock", contextlib.nullcontext())
-    with lock:
-        con = store.con  # type: ignore[attr-defined]
-        con.execute("CHECKPOINT")
-        if path in ("", ":memory:"):
-            return
-        target = Path(path)
-        fresh = target.with_name(target.name + ".gw-compact")
-        for p in (fresh, Path(str(fresh) + ".wal")):
-            p.unlink(missing_ok=True)
-        db = con.execute("SELECT current_database()").fetchone()[0]
-        con.execute(f"ATTACH '{fresh}' AS gw_compact")
-        try:
-            con.execute(f'COPY FROM DATABASE "{db}" TO gw_compact')
-        finally:
-            con.execute("DETACH gw_compact")
-        with open(fresh, "rb+") as fh:
-            os.fsync(fh.fileno())
-        con.close()
-        os.replace(fresh, target)
-        Path(str(target) + ".wal").unlink(missing_ok=True)
-        dir_fd = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-        try:
-            store.con = duckdb.connect(path)  # type: ignore[attr-defined]
-        except duckdb.Error as exc:
-            raise StoreError(f"Could not reopen {path} after compaction: {exc}") from exc
-        known = getattr(store, "_known", None)
-        if isinstance(known, set):
-            known.clear()
+        store.compact(sorted(names))
+    else:
+        store.compact(touched)

@@ -208,6 +208,10 @@ class Store(abc.ABC):
         ids = sorted({customer_id} | {r["customer_id"] for r in out.get("customers", [])} | _ids_of(out))
         return ids, out
 
+    @abc.abstractmethod
+    def compact(self, tables: Sequence[str] | None = None) -> None:
+        """Remove the bytes of deleted rows from the engine's files (erasure needs this)."""
+
     def optimize(self, tables: Sequence[str] | None = None) -> None:  # noqa: B027
         """Reorganise tables for fast point reads after bulk loads (engine specific)."""
 

@@ -7,6 +7,7 @@ so the timeline shows where each came from and how the records were joined.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from dataclasses import dataclass, field
@@ -76,10 +77,8 @@ def person_of(store: Store, customer_id: str) -> tuple[str, list[str], list[dict
     )
     for link in links:
         if isinstance(link.get("evidence"), str):
-            try:
+            with contextlib.suppress(ValueError):
                 link["evidence"] = json.loads(link["evidence"])
-            except ValueError:
-                pass
     ids = sorted({r["customer_id"] for r in links} | {customer_id})
     return person, ids, links
 
@@ -130,10 +129,8 @@ def timeline(store: Store, customer_id: str, *, limit: int | None = None) -> Tim
     links = sorted(facts.pop("customer_links", []), key=lambda r: r["customer_id"])
     for link in links:
         if isinstance(link.get("evidence"), str):
-            try:
+            with contextlib.suppress(ValueError):
                 link["evidence"] = json.loads(link["evidence"])
-            except ValueError:
-                pass
     person = links[0]["person_id"] if links else customer_id
     if not any(facts.values()):
         like = store.rows(
