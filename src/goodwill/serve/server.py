@@ -1,0 +1,94 @@
+"""``goodwill serve``: the server owns the store; the CLI finds it through ``server.json``.
+
+DuckDB lets one process hold a file. While the server runs it writes ``server.json``
+beside a DuckDB store (``.goodwill/server.json`` for ``.goodwill/x.duckdb``) with its
+URL, process id and the path of an admin token file (mode 0600), so
+:func:`goodwill.serve.client.forward` can send read commands through it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+import webbrowser
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from goodwill.errors import ConfigError
+from goodwill.serve.app import Settings, create_app
+from goodwill.serve.auth import issue_token, server_secret
+from goodwill.store import Store, open_store
+
+__all__ = ["run_server", "server_file", "serving"]
+
+ADMIN_TTL = 7 * 24 * 3600
+
+
+def server_file(store_url: str) -> Path | None:
+    """Where a server on this store announces itself (None for PostgreSQL: many processes may share it)."""
+    if store_url.startswith(("postgresql://", "postgres://")) or store_url == ":memory:":
+        return None
+    return Path(store_url.removeprefix("duckdb://")).expanduser().resolve().parent / "server.json"
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.chmod(path, 0o600)
+
+
+@contextlib.contextmanager
+def serving(store: Store, store_url: str, host: str, port: int) -> Iterator[dict[str, Any]]:
+    """Announce the server in ``server.json`` while the block runs; remove it afterwards."""
+    info: dict[str, Any] = {"url": f"http://{host}:{port}", "pid": os.getpid(), "store": store_url}
+    path = server_file(store_url)
+    token_path = None
+    if path is not None:
+        token_path = path.with_name("server-admin.token")
+        _write_private(token_path, issue_token(server_secret(store), "admin", subject="cli", ttl_seconds=ADMIN_TTL))
+        info["admin_token_file"] = str(token_path)
+        _write_private(path, json.dumps(info, indent=2))
+    try:
+        yield info
+    finally:
+        for p in (path, token_path):
+            if p is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    p.unlink()
+
+
+def run_server(
+    store_url: str,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    open_browser: bool = False,
+    *,
+    settings: Settings | None = None,
+) -> None:
+    """Serve the API, dashboard and feeds over the store at ``store_url`` until interrupted."""
+    try:
+        import uvicorn
+    except ImportError as exc:  # pragma: no cover - the serve extra brings it
+        from goodwill.errors import MissingDependencyError
+
+        raise MissingDependencyError("uvicorn", "serve", "goodwill serve") from exc
+    if host not in ("127.0.0.1", "localhost", "::1") and not os.environ.get("GOODWILL_SECRET"):
+        raise ConfigError(
+            f"Serving on {host} beyond this machine needs a secret set outside the store.",
+            hint="Set GOODWILL_SECRET to 32+ random characters, and put TLS in front of goodwill.",
+        )
+    store = open_store(store_url)
+    try:
+        app = create_app(store, settings)
+        with serving(store, store_url, host, port) as info:
+            if open_browser:
+                token = issue_token(server_secret(store), "admin", subject="browser", ttl_seconds=8 * 3600)
+                url = f"{info['url']}/login?token={token}"
+                threading.Timer(1.0, lambda: webbrowser.open(url)).start()
+            uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    finally:
+        store.close()
