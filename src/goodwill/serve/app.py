@@ -38,7 +38,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from goodwill import rights
 from goodwill.errors import ConfigError, GoodwillError, NotFoundError
 from goodwill.guard import Guard
-from goodwill.serve.auth import AuthError, ForbiddenError, Principal, server_secret, verify_token
+from goodwill.measure.promises import owed
+from goodwill.serve.auth import (
+    AuthError,
+    ForbiddenError,
+    Principal,
+    issue_token,
+    server_secret,
+    verify_token,
+)
 from goodwill.serve.brief import BriefContext, build_brief
 from goodwill.serve.policy import Policy, load_policy
 from goodwill.serve.scopes import SCOPES
@@ -98,6 +106,14 @@ def error_body(code: str, message: str, hint: str | None) -> dict[str, Any]:
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class TokenIn(_Body):
+    role: str
+    customer_id: str | None = None
+    team: str | None = None
+    subject: str | None = None
+    ttl_seconds: int = Field(default=30 * 24 * 3600, ge=60, le=366 * 24 * 3600)
 
 
 class ConsentIn(_Body):
@@ -374,6 +390,14 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
         who = need(request, "status")
         return render(request, who, {"store": store.url, "engine": store.engine, "counts": store.counts()}, "whoami.html")
 
+    @app.post("/tokens", tags=["meta"], openapi_extra=_schema(TokenIn))
+    async def tokens(request: Request) -> Response:
+        """Issue a token for a role (what `goodwill token` does while the server holds the store)."""
+        need(request, "tokens")
+        b = await read_body(request, TokenIn)
+        tok = issue_token(secret, b.role, subject=b.subject, customer_id=b.customer_id, team=b.team, ttl_seconds=b.ttl_seconds)
+        return JSONResponse({"token": tok, "role": b.role, "customer_id": b.customer_id, "team": b.team})
+
     # dashboard
     def allowed_sections(who: Principal) -> list[str]:
         return [n for n, (_, scope, _f) in SECTIONS.items() if policy.allows(who.role, scope)]
@@ -494,8 +518,6 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
 
     def brief_promises(cid: str) -> tuple[list[dict[str, Any]], bool]:
         if store.table_exists("promise_status") and store.get_meta("promise_ledger_as_of") is not None:
-            from goodwill.measure.promises import owed
-
             rows = owed(store, cid)
             return [
                 {

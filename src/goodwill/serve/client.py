@@ -26,6 +26,8 @@ COMMANDS = {
     "dashboard": "/dashboard.json",
     "feed": "/feeds/{team}.json",
 }
+# Commands that post a body to the server instead of reading.
+POSTS = {"token": "/tokens"}
 
 
 class ServerError(GoodwillError):
@@ -56,8 +58,10 @@ def forward(command: str, args: dict[str, Any], store_url: str, *, timeout: floa
     """Run a read command through the server that holds ``store_url``; its JSON answer."""
     import httpx
 
-    if command not in COMMANDS:
-        raise ConfigError(f"{command!r} cannot go through the server.", hint=f"These can: {', '.join(COMMANDS)}.")
+    if command not in COMMANDS and command not in POSTS:
+        raise ConfigError(
+            f"{command!r} cannot go through the server.", hint=f"These can: {', '.join([*COMMANDS, *POSTS])}."
+        )
     info = find_server(store_url)
     if info is None:
         raise StoreLockedError(
@@ -65,9 +69,13 @@ def forward(command: str, args: dict[str, Any], store_url: str, *, timeout: floa
             hint="Stop the other process, or run `goodwill serve` on it and try again.",
         )
     token = Path(info["admin_token_file"]).read_text("utf-8").strip()
-    path = COMMANDS[command].format(**{k: quote(str(v), safe=":") for k, v in args.items()})
+    headers = {"Authorization": f"Bearer {token}"}
     try:
-        r = httpx.get(info["url"] + path, headers={"Authorization": f"Bearer {token}"}, timeout=timeout)
+        if command in POSTS:
+            r = httpx.post(info["url"] + POSTS[command], json=args, headers=headers, timeout=timeout)
+        else:
+            path = COMMANDS[command].format(**{k: quote(str(v), safe=":") for k, v in args.items()})
+            r = httpx.get(info["url"] + path, headers=headers, timeout=timeout)
     except httpx.HTTPError as exc:
         raise StoreLockedError(
             f"The goodwill server at {info['url']} did not answer: {exc}.",

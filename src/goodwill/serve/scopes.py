@@ -17,4 +17,5 @@ SCOPES: dict[str, str] = {
     "vet": "ask the guard about an action (what-if, nothing is recorded)",
     "self": "a customer's own page and requests",
     "status": "store status and counts",
+    "tokens": "issue tokens for any role",
 }
