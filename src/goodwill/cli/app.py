@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "goodwill.cli.understand",
     "goodwill.cli.promises",
     "goodwill.cli.rights",
+    "goodwill.cli.serve",
 ]
 
 app = typer.Typer(
