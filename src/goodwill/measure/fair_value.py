@@ -180,6 +180,7 @@ def penalty_by(store: Store, by: str = "tenure") -> list[dict[str, Any]]:
             f"Cannot group fair value by {by!r}.", hint=f"Use one of: {', '.join(GROUPS)}."
         )
     g = GROUPS[by]
+    order = "min(f.tenure_months)" if by == "tenure" else g
     return clean(
         store.rows(
             f"SELECT {g} AS grp, count(*) AS subscriptions, "
@@ -189,7 +190,7 @@ def penalty_by(store: Store, by: str = "tenure") -> list[dict[str, Any]]:
             "sum(CASE WHEN f.verdict = 'penalty' THEN f.annual_penalty ELSE 0 END) AS annual_penalty, "
             "avg(CASE WHEN f.verdict <> 'no_reference' THEN f.penalty_pct END) AS mean_penalty_pct, "
             "avg(f.tenure_months) AS mean_tenure_months "
-            f"FROM fair_value f LEFT JOIN customers cu ON cu.customer_id = f.customer_id GROUP BY {g} ORDER BY {g}"
+            f"FROM fair_value f LEFT JOIN customers cu ON cu.customer_id = f.customer_id GROUP BY {g} ORDER BY {order}"
         )
     )
 
