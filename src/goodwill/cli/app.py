@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "goodwill.cli.lint",
     "goodwill.cli.understand",
     "goodwill.cli.promises",
+    "goodwill.cli.measures",
     "goodwill.cli.rights",
     "goodwill.cli.serve",
 ]
