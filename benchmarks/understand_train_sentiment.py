@@ -1,15 +1,18 @@
 """Train the sentiment head (logistic regression on MiniLM embeddings) on the airline tweets.
 
-    .venv/bin/python benchmarks/understand_train_sentiment.py
+    .venv/bin/python benchmarks/understand_train_sentiment.py [--save-embeddings FILE.npy]
 
 Data: ``$GOODWILL_DATA/airline-sentiment/Tweets.csv.gz`` (14,640 tweets, duplicates of
 ``tweet_id`` dropped). Split: 80/20 stratified by label, seed 13. The head is trained on
 the 80% only and written to ``src/goodwill/understand/models/sentiment_head.json``;
 the 20% is held out for ``bench_understand.py``'s evaluation (same seed, same split).
+The head records the sha256 of the ONNX model it was trained on, so a test can tell when the
+model was rebuilt and the head not retrained.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -44,17 +47,24 @@ def split(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def main() -> int:
     from sklearn.linear_model import LogisticRegression
 
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--save-embeddings", type=Path, help="also save all tweets' embeddings (.npy)")
+    args = ap.parse_args()
     df = load_tweets()
     y = df["airline_sentiment"].to_numpy()
     train, _ = split(y)
     t0 = time.perf_counter()
     emb = OnnxMiniLM().embed(df["text"].tolist())
     print(f"embedded {len(df)} tweets in {time.perf_counter() - t0:.1f}s")
+    if args.save_embeddings:
+        np.save(args.save_embeddings, emb)
+    meta = json.loads((MODEL_DIR / "minilm.json").read_text())
     clf = LogisticRegression(C=4.0, max_iter=2000)
     clf.fit(emb[train], y[train])
     spec = {
-        "version": "airline-lr-1",
+        "version": "airline-lr-2",
         "embedder": OnnxMiniLM.name,
+        "embedder_sha256": meta["sha256"],
         "classes": [str(c) for c in clf.classes_],
         "coef": np.round(clf.coef_, 6).tolist(),
         "intercept": np.round(clf.intercept_, 6).tolist(),

@@ -113,6 +113,20 @@ def test_head_sentiment_on_embeddings(minilm: OnnxMiniLM) -> None:
         head.score(texts, None)
 
 
+def test_head_was_trained_on_the_shipped_model() -> None:
+    # A rebuilt ONNX model moves every embedding; a head trained on the old one scores noise.
+    import hashlib
+    import json
+
+    from goodwill.understand.embed import MODEL_DIR
+
+    spec = json.loads((MODEL_DIR / "sentiment_head.json").read_text())
+    meta = json.loads((MODEL_DIR / "minilm.json").read_text())
+    shipped = hashlib.sha256((MODEL_DIR / "all-MiniLM-L6-v2.int8.onnx").read_bytes()).hexdigest()
+    assert meta["sha256"] == shipped
+    assert spec["embedder_sha256"] == shipped, "retrain: python benchmarks/understand_train_sentiment.py"
+
+
 def test_head_missing_weights_says_how_to_train(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         HeadSentiment(tmp_path / "nope.json")
