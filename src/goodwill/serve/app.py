@@ -425,9 +425,7 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
         who = need(request, SECTIONS[name][1])
         data = section_data(name)
         if not data["ok"] and request.url.path.endswith(".json"):
-            err = data["error"]
-            status = 404 if err["code"] == "not_found" else 409
-            return JSONResponse({"error": err}, status_code=status)
+            return JSONResponse({"error": data["error"]}, status_code=int(data["status"]))
         template = "section_fragment.html" if request.headers.get("hx-request") == "true" else "section_page.html"
         return render(request, who, {"name": name, "title": SECTIONS[name][0], **data}, template)
 

@@ -32,6 +32,9 @@ PROBES: tuple[tuple[str, str, str, str], ...] = (
     ("offer", "sms", "marketing", "an offer by text message"),
     ("message", "email", "marketing", "a marketing e-mail"),
 )
+# Rules whose reason states a sensitive fact: the reason moves under that field class's key
+# (redacted for roles that may not see it) and a neutral line stands in its place.
+SENSITIVE_RULES = {"vulnerable_care": ("vulnerability", "Needs extra care first: route it to a trained colleague.")}
 _ORDER = {"overdue": 0, "open": 1, "broken": 2, "kept_late": 3, "kept": 4, "repeat": 5}
 _OWED = ("overdue", "open", "broken")
 RECENT = 5
@@ -212,11 +215,18 @@ def _do_not(ctx: BriefContext, customer_id: str, now: dt.datetime) -> list[dict[
                 "kind": kind,
                 "channel": channel,
                 "verdict": d.verdict,
-                "reasons": [{"rule": h.rule_id, "reason": h.reason, "basis": h.basis} for h in d.hits],
+                "reasons": [_reason(h.rule_id, h.reason, h.basis) for h in d.hits],
                 "route": d.route,
             }
         )
     return out
+
+
+def _reason(rule: str, reason: str, basis: str) -> dict[str, Any]:
+    if rule in SENSITIVE_RULES:
+        key, neutral = SENSITIVE_RULES[rule]
+        return {"rule": rule, "reason": neutral, key: reason, "basis": basis}
+    return {"rule": rule, "reason": reason, "basis": basis}
 
 
 def _loyalty(facts: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:

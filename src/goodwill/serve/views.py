@@ -50,12 +50,12 @@ def promises(store: Store, now: dt.datetime) -> dict[str, Any]:
 
 def _let_down_sql(store: Store) -> str:
     # A person we let down: a promise overdue or broken, or a complaint still open.
-    parts = ["SELECT customer_id, min(opened_at) AS at, 'open complaint' AS why FROM cases "
+    parts = ["SELECT customer_id, min(opened_at) AS let_at, 'open complaint' AS why FROM cases "
              "WHERE kind = 'complaint' AND (status IS NULL OR status <> 'closed') AND customer_id IS NOT NULL "
              "GROUP BY customer_id"]
     if store.table_exists("promise_status"):
         parts.append(
-            "SELECT p.customer_id, min(s.deadline) AS at, 'promise ' || min(s.status) AS why FROM promises p "
+            "SELECT p.customer_id, min(s.deadline) AS let_at, 'promise ' || min(s.status) AS why FROM promises p "
             "JOIN promise_status s ON s.promise_id = p.promise_id "
             "WHERE s.status IN ('overdue', 'broken') AND p.customer_id IS NOT NULL GROUP BY p.customer_id"
         )
@@ -71,17 +71,17 @@ def silent(store: Store, now: dt.datetime) -> dict[str, Any]:
     """
     since = now - dt.timedelta(days=SILENT_AFTER_DAYS)
     sql = (
-        f"WITH down AS (SELECT customer_id, min(at) AS at, min(why) AS why FROM ({_let_down_sql(store)}) d "
+        f"WITH down AS (SELECT customer_id, min(let_at) AS let_at, min(why) AS why FROM ({_let_down_sql(store)}) d "
         "GROUP BY customer_id), "
         "said AS (SELECT customer_id, max(occurred_at) AS last_said FROM interactions "
         "WHERE direction = 'inbound' AND customer_id IN (SELECT customer_id FROM down) GROUP BY customer_id) "
-        "SELECT down.customer_id, down.at AS let_down_at, down.why, said.last_said FROM down "
+        "SELECT down.customer_id, down.let_at AS let_down_at, down.why, said.last_said FROM down "
         "LEFT JOIN said ON said.customer_id = down.customer_id "
         "WHERE (said.last_said IS NULL OR said.last_said < ?) "
-        "AND (said.last_said IS NULL OR down.at IS NULL OR said.last_said <= down.at) "
+        "AND (said.last_said IS NULL OR down.let_at IS NULL OR said.last_said <= down.let_at) "
     )
     total = int(store.scalar(f"SELECT count(*) FROM ({sql}) q", [since]) or 0)
-    rows = store.rows(sql + "ORDER BY down.at NULLS LAST, down.customer_id LIMIT ?", [since, LIST_LIMIT])
+    rows = store.rows(sql + "ORDER BY down.let_at NULLS LAST, down.customer_id LIMIT ?", [since, LIST_LIMIT])
     let_down = int(store.scalar(f"SELECT count(DISTINCT customer_id) FROM ({_let_down_sql(store)}) d") or 0)
     why = Counter(str(r["why"]) for r in store.rows(f"SELECT why FROM ({sql}) q", [since]))
     return {
@@ -179,7 +179,8 @@ def guard(store: Store, now: dt.datetime) -> dict[str, Any]:
         "counts": {v: counts.get(v, 0) for v in ("allow", "change", "deny")},
         "decisions": sum(counts.values()),
         "by_rule": dict(by_rule.most_common()),
-        "latest": latest,
+        # Per person, so it names people and why they were spared: hidden with identity.
+        "latest_by_person": latest,
     }
 
 
@@ -226,7 +227,7 @@ def section_or_error(name: str, store: Store, now: dt.datetime) -> dict[str, Any
     try:
         return {"ok": True, **SECTIONS[name][2](store, now)}
     except GoodwillError as exc:
-        return {"ok": False, **exc.to_dict()}
+        return {"ok": False, "status": exc.http_status, **exc.to_dict()}
 
 
 def feed(store: Store, team: str, now: dt.datetime) -> dict[str, Any]:
