@@ -278,7 +278,13 @@ def price_tenure(
         if n > 2 and slope is not None and r["sxx"]:
             resid = max(0.0, float(r["syy"]) - float(slope) ** 2 * float(r["sxx"]))
             se = math.sqrt(resid / (n - 2) / float(r["sxx"]))
-        out = {"n": n, "slope_per_month": slope, "se": se}
+        out: dict[str, Any] = {
+            "n": n,
+            "slope_per_month": slope,
+            "se": se,
+            "ci95": None,
+            "per_year": None,
+        }
         if se is not None and slope is not None:
             out["ci95"] = (slope - 1.96 * se, slope + 1.96 * se)
             out["per_year"] = slope * 12
