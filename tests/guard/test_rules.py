@@ -177,3 +177,17 @@ def test_campaign_counts_its_own_contacts_towards_caps(company: Store) -> None:
     report = Guard(company).vet_campaign(actions, as_of=NOW, record=False)
     assert [d.verdict for d in report.decisions] == ["allow"] * 4 + ["deny"]
     assert report.by_rule == {"contact_cap": {"deny": 1}}
+
+
+def test_promise_ledger_decides_where_it_has_reconciled(company: Store) -> None:
+    from goodwill.measure.promises import PROMISE_STATUS
+
+    company.ensure_table(PROMISE_STATUS)
+    g = Guard(company)
+    # An empty ledger says nothing, so the fallback (due date passed, no event) still finds pr-cai-1.
+    assert g.vet(upsell("cai"), as_of=NOW, record=False).facts["overdue_promises"] == ["pr-cai-1"]
+    add(company, "promise_status", [{"promise_id": "pr-cai-1", "status": "kept", "rule": "refund"},
+                                    {"promise_id": "pr-ana-1", "status": "overdue", "rule": "refund"}])
+    assert g.vet(upsell("cai"), as_of=NOW, record=False).verdict == "allow"
+    ana = g.vet_campaign([upsell("ana")], as_of=NOW, record=False).decisions[0]
+    assert ana.facts["overdue_promises"] == ["pr-ana-1"] and ana.verdict == "deny"

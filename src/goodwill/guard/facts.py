@@ -17,8 +17,8 @@ channel, until the person grants that purpose again after it.
 
 Overdue promises come from the promise ledger (``promise_status``, built by
 ``goodwill.measure.promises``) where it exists: status ``overdue``, or ``open`` past its
-deadline. Without a ledger, a promise is overdue when its ``due_at`` has passed and no
-event names it in ``ref``.
+deadline. A promise the ledger has not reconciled (or every promise, without a ledger) is
+overdue when its ``due_at`` has passed and no event names it in ``ref``.
 """
 
 from __future__ import annotations
@@ -239,10 +239,8 @@ def person_facts(store: Store, customer_id: str, *, as_of: dt.datetime, contact_
     has_ledger = store.table_exists("promise_status")
     n = len(ids)
     since = as_of - dt.timedelta(days=contact_days)
-    params: list[Any] = [*ids, *ids, *ids, *ids, *ids, *ids, since]
-    if not has_ledger:
-        params += ids
-    table = store.query(_person_sql(n, not has_ledger), params)
+    params: list[Any] = [*ids, *ids, *ids, *ids, *ids, *ids, since, *ids]
+    table = store.query(_person_sql(n, True), params)
     f = PersonFacts(person, ids)
     promises: dict[str, dt.datetime | None] = {}
     kept: set[str] = set()
@@ -271,21 +269,24 @@ def person_facts(store: Store, customer_id: str, *, as_of: dt.datetime, contact_
     f.open_complaints.sort()
     f.subscriptions.sort(key=lambda s: s.subscription_id)
     if promises:
-        if has_ledger:
-            f.overdue_promises = _overdue_from_ledger(store, list(promises), as_of)
-        else:
-            f.overdue_promises = sorted(p for p, due in promises.items() if due is not None and due < as_of and p not in kept)
+        ledger = _ledger(store, list(promises), as_of) if has_ledger else {}
+        f.overdue_promises = sorted(
+            p for p, due in promises.items()
+            if ledger.get(p, due is not None and due < as_of and p not in kept)
+        )
     return f
 
 
-def _overdue_from_ledger(store: Store, promise_ids: list[str], as_of: dt.datetime) -> list[str]:
+def _ledger(store: Store, promise_ids: list[str], as_of: dt.datetime) -> dict[str, bool]:
+    """The ledger's word (overdue or not) on the promises it has reconciled; others use the fallback."""
     marks = ", ".join("?" for _ in promise_ids)
     rows = store.rows(
-        f"SELECT promise_id FROM promise_status WHERE promise_id IN ({marks}) "
-        "AND (status = 'overdue' OR (status = 'open' AND deadline < ?))",
-        [*promise_ids, as_of],
+        f"SELECT promise_id, status, deadline FROM promise_status WHERE promise_id IN ({marks})", promise_ids
     )
-    return sorted(r["promise_id"] for r in rows)
+    return {
+        r["promise_id"]: r["status"] == "overdue" or (r["status"] == "open" and r["deadline"] is not None and r["deadline"] < as_of)
+        for r in rows
+    }
 
 
 # -- a whole campaign ------------------------------------------------------------------------
@@ -353,21 +354,19 @@ def _campaign_facts(
     t = scoped("t.case_id", "cases", " AND t.status = 'open' AND t.kind = 'complaint'")
     for cid, case in zip(t.column(0).to_pylist(), t.column(1).to_pylist(), strict=True):
         facts[owner[cid]].open_complaints.append(case)
+    fallback = (
+        "t.due_at < ? AND NOT EXISTS (SELECT 1 FROM events e WHERE e.customer_id = t.customer_id AND e.ref = t.promise_id)"
+    )
     if has_ledger:
-        t = scoped(
-            "t.promise_id",
-            "promises",
-            " AND t.promise_id IN (SELECT promise_id FROM promise_status WHERE status = 'overdue' "
-            "OR (status = 'open' AND deadline < ?))",
-            [as_of],
+        t = store.query(
+            "SELECT t.customer_id AS cid, t.promise_id FROM guard_scope g JOIN promises t ON t.customer_id = g.customer_id "
+            "LEFT JOIN promise_status s ON s.promise_id = t.promise_id WHERE g.run_id = ? AND "
+            "((s.promise_id IS NOT NULL AND (s.status = 'overdue' OR (s.status = 'open' AND s.deadline < ?))) "
+            f"OR (s.promise_id IS NULL AND {fallback}))",
+            [run, as_of, as_of],
         )
     else:
-        t = scoped(
-            "t.promise_id",
-            "promises",
-            " AND t.due_at < ? AND NOT EXISTS (SELECT 1 FROM events e WHERE e.customer_id = t.customer_id AND e.ref = t.promise_id)",
-            [as_of],
-        )
+        t = scoped("t.promise_id", "promises", f" AND {fallback}", [as_of])
     for cid, pid in zip(t.column(0).to_pylist(), t.column(1).to_pylist(), strict=True):
         facts[owner[cid]].overdue_promises.append(pid)
     t = scoped("t.purpose, t.channel, t.state, t.recorded_at, t.consent_id, t.source", "consents")
