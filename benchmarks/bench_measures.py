@@ -1,0 +1,161 @@
+"""Benchmark the customer measures: fair value, runaround, goodwill ledger, silence after failure.
+
+SYNTHETIC data for scale (generated inside DuckDB from fixed hashes; labelled synthetic in
+every result), and the SIMULATED validation of silence after failure against plain recency.
+
+    .venv/bin/python benchmarks/bench_measures.py            # 1M customers / 10M interactions on DuckDB,
+                                                             # 100k / 1M on PostgreSQL, validation
+    .venv/bin/python benchmarks/bench_measures.py --quick    # 50k / 500k, both engines, small validation
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import resource
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from goodwill.measure import fair_value as fv
+from goodwill.measure import goodwill_ledger as gl
+from goodwill.measure import runaround as ra
+from goodwill.measure import silence as si
+from goodwill.measure.simulate import SimAssumptions, validate_silence
+from goodwill.store import Store, open_store
+from goodwill.understand.tables import ENRICHMENTS
+
+AS_OF = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+COPY = (
+    "['Your bill for this month is ready.','Only 2 left! Hurry, offer ends tonight.',"
+    "'We have fixed the fault on your line.','Thanks for getting in touch, we will call you back.',"
+    "'No thanks, I prefer paying full price.','Your renewal price is set out below.']"
+)
+
+
+def synth_sql(customers: int, interactions: int) -> dict[str, str]:
+    """SQL per table (DuckDB dialect, run only in the generator) for the SYNTHETIC book."""
+    n, m = customers, interactions
+    return {
+        "customers": f"SELECT 'c' || i AS customer_id, 'synthetic' AS source, "
+        f"['consumer','small business','premium'][CAST(1 + hash(i * 3) % 3 AS BIGINT)] AS segment, "
+        f"CASE WHEN hash(i * 5) % 10 = 0 THEN '65+' ELSE 'under 65' END AS age_band FROM range({n}) t(i)",
+        "interactions": f"SELECT 'i' || i AS interaction_id, 'c' || (hash(i * 7 + 1) % {n}) AS customer_id, "
+        "TIMESTAMPTZ '2024-01-01 00:00:00+00' + to_seconds(CAST(hash(i * 13 + 5) % 31536000 AS BIGINT)) AS occurred_at, "
+        "['phone','email','chat','web'][CAST(1 + hash(i * 3) % 4 AS BIGINT)] AS channel, "
+        "CASE WHEN hash(i * 17) % 3 = 0 AND hash(i * 29) % 4 = 0 THEN 'marketing' "
+        "ELSE ['service','billing','field'][CAST(1 + hash(i * 11) % 3 AS BIGINT)] END AS function, "
+        "CASE WHEN hash(i * 17) % 3 = 0 THEN 'outbound' ELSE 'inbound' END AS direction, "
+        f"CASE WHEN hash(i * 19) % 2 = 0 THEN 'case' || (hash(i * 7 + 1) % {n}) || '-' || (hash(i * 31) % 3) END AS case_id, "
+        f"CASE WHEN hash(i * 17) % 3 = 0 THEN {COPY}[CAST(1 + hash(i * 23) % 6 AS BIGINT)] END AS text, "
+        "'synthetic' AS source "
+        f"FROM range({m}) t(i)",
+        "cases": f"SELECT 'case' || c || '-' || k AS case_id, 'c' || c AS customer_id, 'complaint' AS kind, "
+        "TIMESTAMPTZ '2024-01-01 00:00:00+00' + to_seconds(CAST(hash(c * 41 + k) % 31536000 AS BIGINT)) AS opened_at, "
+        "CASE WHEN hash(c * 43 + k) % 10 = 0 THEN 'open' ELSE 'closed' END AS status, "
+        "['Closed with monetary relief','Closed with explanation','Closed without relief'][CAST(1 + hash(c * 47 + k) % 3 AS BIGINT)] AS outcome, "
+        "'synthetic' AS source "
+        f"FROM range({n // 5}) a(c), range(3) b(k)",
+        "consents": f"SELECT 'k' || i AS consent_id, 'c' || i AS customer_id, 'marketing' AS purpose, 'any' AS channel, "
+        "CASE WHEN hash(i * 53) % 5 = 0 THEN 'withdrawn' ELSE 'granted' END AS state, "
+        "TIMESTAMPTZ '2023-06-01 00:00:00+00' AS recorded_at FROM range("
+        f"{n}) t(i)",
+        "subscriptions": "SELECT 's' || i AS subscription_id, 'c' || i AS customer_id, 'plan' || (hash(i * 59) % 50) AS plan_id, "
+        "['card','direct debit','cheque','cash'][CAST(1 + hash(i * 61) % 4 AS BIGINT)] AS channel, 'synthetic plan' AS product, "
+        "'month' AS period, 'active' AS status, "
+        "20 + (hash(i * 59) % 50) + (hash(i * 67) % 100) / 100.0 + CASE WHEN hash(i * 71) % 73 > 24 THEN (hash(i * 71) % 73) * 0.05 ELSE 0 END AS price, "
+        "'{\"tenure\": \"' || (hash(i * 71) % 73) || '\"}' AS attrs "
+        f"FROM range({n}) t(i)",
+        "enrichments": f"SELECT 'i' || i AS interaction_id, 'c' || (hash(i * 7 + 1) % {n}) AS customer_id, "
+        "(hash(i * 83) % 200) / 100.0 - 1.0 AS sentiment_score, 'synthetic' AS sentiment_model, "
+        "TIMESTAMPTZ '2024-06-01 00:00:00+00' AS enriched_at "
+        f"FROM range({m}) t(i) WHERE hash(i * 17) % 3 <> 0 AND hash(i * 89) % 3 = 0",
+    }
+
+
+def load(store: Store, customers: int, interactions: int) -> dict[str, int]:
+    """Generate the synthetic tables in DuckDB and append them to the store (COPY on PostgreSQL)."""
+    store.ensure_table(ENRICHMENTS)
+    con = duckdb.connect()
+    counts = {}
+    for table, sql in synth_sql(customers, interactions).items():
+        added = 0
+        reader = con.sql(sql).to_arrow_reader(500_000)
+        for batch in reader:
+            added += store.append(table, batch, dedupe=False)
+        counts[table] = added
+    con.close()
+    store.optimize()
+    return counts
+
+
+def timed(fn: Any, *args: Any, **kw: Any) -> tuple[Any, float]:
+    t = time.perf_counter()
+    out = fn(*args, **kw)
+    return out, time.perf_counter() - t
+
+
+def run_measures(store: Store) -> dict[str, float]:
+    t: dict[str, float] = {}
+    _, t["fair_value"] = timed(fv.build_fair_value, store, as_of=AS_OF)
+    _, t["runaround"] = timed(ra.build_runaround, store, as_of=AS_OF)
+    _, t["goodwill_ledger (incl. linting distinct copy)"] = timed(gl.build_goodwill, store, as_of=AS_OF)
+    _, t["silence (scores for every person)"] = timed(si.silence_scores, store, as_of=AS_OF)
+    _, t["balances by segment"] = timed(gl.balances, store, "segment")
+    _, t["one customer's ledger"] = timed(gl.customer_ledger, store, "c42")
+    t["total"] = sum(t.values())
+    return t
+
+
+def bench_engine(url: str, customers: int, interactions: int) -> dict[str, Any]:
+    store = open_store(url)
+    try:
+        counts, load_s = timed(load, store, customers, interactions)
+        times = run_measures(store)
+        entries = int(store.scalar("SELECT count(*) FROM goodwill_entries"))
+        # Baseline measured in the same run: one plain group-by over all interactions.
+        _, base = timed(store.rows, "SELECT customer_id, count(*) AS n FROM interactions GROUP BY customer_id LIMIT 1")
+        return {"engine": store.engine, "rows": counts, "load_s": load_s, "times_s": times, "entries": entries,
+                "baseline_groupby_s": base}
+    finally:
+        if store.engine == "postgres":
+            store.drop_schema()  # type: ignore[attr-defined]
+        store.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--pg", default="postgresql://127.0.0.1:5432/test")
+    ap.add_argument("--skip-pg", action="store_true")
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args()
+    duck_n, duck_m = (50_000, 500_000) if args.quick else (1_000_000, 10_000_000)
+    pg_n, pg_m = (50_000, 500_000) if args.quick else (100_000, 1_000_000)
+    results: dict[str, Any] = {"label": "synthetic", "date": dt.date.today().isoformat()}
+    with tempfile.TemporaryDirectory() as tmp:
+        results["duckdb"] = bench_engine(str(Path(tmp) / "b.duckdb"), duck_n, duck_m)
+        print(json.dumps(results["duckdb"], indent=1), flush=True)
+    if not args.skip_pg:
+        results["postgres"] = bench_engine(f"{args.pg}?schema=gw_bench_{uuid.uuid4().hex[:8]}", pg_n, pg_m)
+        print(json.dumps(results["postgres"], indent=1), flush=True)
+    sim = SimAssumptions(customers=5_000 if args.quick else 20_000)
+    val, val_s = timed(validate_silence, open_store(":memory:"), sim, resamples=100 if args.quick else 500)
+    val["seconds"] = val_s
+    results["silence_validation"] = val
+    results["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    text = json.dumps(results, indent=1, default=str)
+    if args.out:
+        args.out.write_text(text)
+    print(json.dumps(val["metrics"], indent=1))
+    print("peak RSS MiB", results["peak_rss_mib"], file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
