@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -165,6 +166,15 @@ def _schema(model: type[BaseModel]) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
 
 
+async def read_form(request: Request) -> dict[str, str]:
+    """A URL-encoded form (what pages and htmx post), without python-multipart: no file uploads here."""
+    ctype = request.headers.get("content-type", "")
+    if ctype and not ctype.startswith("application/x-www-form-urlencoded"):
+        raise ConfigError(f"goodwill does not read {ctype.split(';')[0]} bodies.", hint="Send JSON or a URL-encoded form.")
+    text = (await request.body()).decode("utf-8", errors="replace")
+    return {k: v for k, v in parse_qsl(text, keep_blank_values=False)}
+
+
 async def read_body(request: Request, model: type[M]) -> M:
     """A JSON body, or a form posted by a page (htmx sends forms), validated by one model."""
     ctype = request.headers.get("content-type", "")
@@ -172,8 +182,7 @@ async def read_body(request: Request, model: type[M]) -> M:
         if ctype.startswith("application/json"):
             raw: Any = await request.json()
         else:
-            form = await request.form()
-            raw = {k: v for k, v in form.items() if v != ""}
+            raw = await read_form(request)
         return model.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
@@ -349,8 +358,7 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
 
     @app.post("/login", include_in_schema=False)
     async def login_post(request: Request) -> Response:
-        form = await request.form()
-        token = str(form.get("token") or "").strip()
+        token = (await read_form(request)).get("token", "").strip()
         who = verify_token(secret, token)
         resp = RedirectResponse(home_of(who), status_code=303)
         resp.set_cookie(COOKIE, token, httponly=True, samesite="strict", max_age=8 * 3600)
