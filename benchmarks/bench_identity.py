@@ -2,6 +2,11 @@
 
     .venv/bin/python benchmarks/bench_identity.py            # 1,000,000 incoming vs 1,000,000 stored
     .venv/bin/python benchmarks/bench_identity.py --quick    # 100,000 vs 100,000
+    .venv/bin/python benchmarks/bench_identity.py --no-reference   # skip the previous resolver
+
+The incremental run is timed twice on copies of one store: with goodwill's resolver and with
+the previous, string-keyed one (tests/identity/reference_v1.py), in the same process, and the
+two must make the same merges.
 
 Every identifier here is SYNTHETIC (generated, seeded): the point is speed, not quality.
 Quality is measured on the labelled set of benchmarks/identity_dataset.py (identity_eval.py).
@@ -10,8 +15,12 @@ Quality is measured on the labelled set of benchmarks/identity_dataset.py (ident
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +28,13 @@ import phonenumbers
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from goodwill.ingest.identity import normalise_identifiers, resolve
-from goodwill.store import open_store
+from goodwill.ingest.identity import ResolveReport, normalise_identifiers, resolve
+from goodwill.store import Store, open_store
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from identity import reference_v1  # the previous resolver, kept as a test oracle
+
+MERGE_SQL = "SELECT customer_a, customer_b, rule, evidence FROM identity_merges ORDER BY customer_a, customer_b"
 
 
 def synthetic_records(start: int, n: int, rng: np.random.Generator, dup_of: np.ndarray | None) -> tuple[pa.Table, pa.Array]:
@@ -62,6 +76,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--n", type=int, default=None)
     ap.add_argument("--dup-rate", type=float, default=0.3)
+    ap.add_argument("--no-reference", action="store_true", help="do not time the previous resolver")
     args = ap.parse_args()
     n = args.n or (100_000 if args.quick else 1_000_000)
     rng = np.random.default_rng(7)
@@ -78,14 +93,37 @@ def main() -> None:
         dup = np.where(rng.random(n) < args.dup_rate, rng.integers(0, n, n), -1)
         incoming, incoming_ids = synthetic_records(n, n, rng, dup)
         store.append("identifiers", incoming, dedupe=False)
-        t0 = time.perf_counter()
-        r1 = resolve(store, incoming_ids)
-        inc_s = time.perf_counter() - t0
-        print(f"incremental: {n:,} incoming vs {n:,} stored: {inc_s:.2f} s = {n / inc_s:,.0f} records/s")
-        print(f"  stages: {r1.stages}")
-        print(f"  {r1.pairs:,} pairs, {r1.merges:,} merges, {r1.candidates:,} candidates, {r1.conflicts_refused:,} refused")
+        store.close()
+        if not args.no_reference:
+            # goodwill, previous, goodwill again: on a shared machine the load drifts between runs.
+            shutil.copy(Path(d) / "bench.duckdb", Path(d) / "reference.duckdb")
+            shutil.copy(Path(d) / "bench.duckdb", Path(d) / "again.duckdb")
         expected = int((dup >= 0).sum())
-        print(f"  planted duplicates: {expected:,}; merged: {r1.merges:,}")
+        print(f"  planted duplicates: {expected:,}")
+
+        def timed(label: str, path: Path, fn: Callable[..., ResolveReport]) -> tuple[Store, float]:
+            s = open_store(path)
+            load = os.getloadavg()
+            t0 = time.perf_counter()
+            r = fn(s, incoming_ids)
+            secs = time.perf_counter() - t0
+            print(f"{label}: {n:,} incoming vs {n:,} stored: {secs:.2f} s = {n / secs:,.0f} records/s "
+                  f"(load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f})")
+            print(f"  stages: {r.stages}")
+            print(f"  {r.pairs:,} pairs, {r.merges:,} merges, {r.candidates:,} candidates, {r.conflicts_refused:,} refused")
+            return s, secs
+
+        store, new_s = timed("incremental (goodwill)", Path(d) / "bench.duckdb", resolve)
+        if not args.no_reference:
+            ref, ref_s = timed("incremental (previous, string-keyed resolver)", Path(d) / "reference.duckdb", reference_v1.resolve)
+            same = ref.query(MERGE_SQL).equals(store.query(MERGE_SQL))
+            print(f"  same merges and evidence as goodwill's: {same}")
+            ref.close()
+            (Path(d) / "reference.duckdb").unlink()
+            again, again_new_s = timed("incremental (goodwill, again)", Path(d) / "again.duckdb", resolve)
+            again.close()
+            (Path(d) / "again.duckdb").unlink()
+            print(f"  speed-up over the previous resolver: {ref_s / new_s:.2f}x (first run), {ref_s / again_new_s:.2f}x (second run)")
 
         t0 = time.perf_counter()
         r2 = resolve(store)

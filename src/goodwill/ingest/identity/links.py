@@ -36,10 +36,14 @@ def link_rows(merges: pa.Table) -> pa.Table:
         return schema.empty_table()
     a = merges["customer_a"].combine_chunks()
     b = merges["customer_b"].combine_chunks()
-    ids = pc.unique(pa.concat_arrays([a, b]))
-    ids = ids.take(pc.sort_indices(ids))
-    ia = pc.index_in(a, value_set=ids).to_numpy()
-    ib = pc.index_in(b, value_set=ids).to_numpy()
+    # One hash pass numbers every id; numbered in sort order, the smallest member is the person.
+    enc = pc.dictionary_encode(pa.concat_arrays([a, b]))
+    order = np.asarray(pc.sort_indices(enc.dictionary).to_numpy(), dtype=np.int64)
+    ids = enc.dictionary.take(pa.array(order))
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order), dtype=np.int64)
+    codes = rank[np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.int64)]
+    ia, ib = codes[: len(a)], codes[len(a) :]
     comp = components(len(ids), ia, ib)
 
     # Each member, both ends of each merge, ordered by time then merge id: the first row wins.

@@ -129,38 +129,40 @@ def _in_work(run: str) -> str:
 class _Nodes:
     """Customer ids of one run, numbered in sort order (smallest number = smallest id)."""
 
-    def __init__(self, ids: pa.Array) -> None:
-        ids = pc.unique(ids).drop_null()
-        self.ids = ids.take(pc.sort_indices(ids))
+    def __init__(self, distinct: pa.Array) -> None:
+        """``distinct``: the ids, each once; ``rank[i]`` is then the number of ``distinct[i]``."""
+        order = np.asarray(pc.sort_indices(distinct).to_numpy(), dtype=np.int64)
+        self.ids = distinct.take(pa.array(order))
+        self.rank = np.empty(len(order), dtype=np.int64)
+        self.rank[order] = np.arange(len(order), dtype=np.int64)
 
-    def code(self, a: pa.Array | pa.ChunkedArray) -> np.ndarray:
-        return np.asarray(pc.index_in(a, value_set=self.ids).to_numpy(zero_copy_only=False), dtype=np.int64)
+    def codes(self, *arrays: pa.Array | pa.ChunkedArray) -> list[np.ndarray]:
+        """Numbers of the ids in each array, looked up together (one hash table over the ids, not one each)."""
+        parts = [x.combine_chunks() if isinstance(x, pa.ChunkedArray) else x for x in arrays]
+        both = pa.concat_arrays([p.cast(pa.string()) for p in parts]) if parts else pa.array([], pa.string())
+        found = np.asarray(pc.index_in(both, value_set=self.ids).to_numpy(zero_copy_only=False), dtype=np.int64)
+        return np.split(found, np.cumsum([len(p) for p in parts])[:-1])
 
     def __len__(self) -> int:
         return len(self.ids)
 
 
+def _sorted_codes(a: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+    """Each string's number among the distinct strings in sort order, and those strings.
+
+    Numbered in sort order, the smallest code of a group is also its smallest string,
+    so a rule's evidence names the same value as when the strings themselves were compared.
+    """
+    enc = pc.dictionary_encode(a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a)
+    order = np.asarray(pc.sort_indices(enc.dictionary).to_numpy(), dtype=np.int64)
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order), dtype=np.int64)
+    codes = rank[np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.int64)]
+    return codes, enc.dictionary.take(pa.array(order))
+
+
 def _q(store: Store, sql: str) -> pa.Table:
     return typed(store.query(sql), ID_TYPES)
-
-
-def _ordered_pairs(t: pa.Table) -> pa.Table:
-    a, b = t["a"], t["b"]
-    swap = pc.greater(a, b)
-    va = pc.fill_null(t["va"], False)
-    vb = pc.fill_null(t["vb"], False)
-    out = pa.table(
-        {
-            "a": pc.if_else(swap, b, a),
-            "b": pc.if_else(swap, a, b),
-            "kind": t["kind"],
-            "value": t["value"],
-            "v": pc.and_(va, vb),
-        }
-    )
-    return out.group_by(["a", "b", "kind", "value"], use_threads=False).aggregate([("v", "max")]).rename_columns(
-        ["a", "b", "kind", "value", "v"]
-    )
 
 
 def resolve(
@@ -193,23 +195,99 @@ def resolve(
         common = raw.filter(pc.is_null(raw["a"]))
         report.common_values_skipped = common.num_rows
         report.common_value_examples = [f"{k}:{v}" for k, v in zip(common["kind"].to_pylist()[:5], common["value"].to_pylist()[:5], strict=True)]
-        pairs = _ordered_pairs(raw.filter(pc.is_valid(raw["a"])))
-        if pairs.num_rows == 0:
+        found = raw.filter(pc.is_valid(raw["a"]))
+        if found.num_rows == 0:
             return report
-        report.pairs = pairs.group_by(["a", "b"]).aggregate([]).num_rows
         report.lap("pairs_arrow", t)
-        _resolve_pairs(store, run, pairs, rules, version, when, report)
+        _resolve_pairs(store, run, found, rules, version, when, report)
         return report
     finally:
         store.execute("DELETE FROM identity_work WHERE run_id LIKE ?", [run + "%"])
         report.seconds = round(time.perf_counter() - started, 3)
 
 
+@dataclass
+class _Pairs:
+    """Every (record, record, shared anchor value) found, as integer codes.
+
+    ``a < b`` are node codes, ``kind`` indexes the rules' anchor kinds, ``value``
+    indexes ``values`` (sorted), ``v``: verified in both records.
+    """
+
+    a: np.ndarray
+    b: np.ndarray
+    kind: np.ndarray
+    value: np.ndarray
+    v: np.ndarray
+    values: pa.Array
+
+
+@dataclass
+class _Secondary:
+    """Identifiers only checked on pairs found another way, per kind: node code, value code."""
+
+    node: dict[str, np.ndarray]
+    value: dict[str, np.ndarray]
+    values: pa.Array
+
+
+@dataclass
+class _Matched:
+    """Pairs one rule matched (sorted by a, b) with the code of the value each clause matched on."""
+
+    rule: Rule
+    a: np.ndarray
+    b: np.ndarray
+    clause_values: list[np.ndarray]
+    dictionaries: list[pa.Array]
+
+    def take(self, idx: np.ndarray) -> _Matched:
+        return _Matched(self.rule, self.a[idx], self.b[idx], [c[idx] for c in self.clause_values], self.dictionaries)
+
+    def __len__(self) -> int:
+        return len(self.a)
+
+    def evidence(self) -> pa.Array:
+        """The evidence JSON of each pair; built only for the pairs that are kept."""
+        if len(self.a) == 0:
+            return pa.array([], pa.string())
+        items = [
+            pc.binary_join_element_wise('{"kind":"' + c.kind + '","value":', json_str(d.take(pa.array(codes))), "}", "")
+            for c, codes, d in zip(self.rule.match, self.clause_values, self.dictionaries, strict=True)
+        ]
+        joined = items[0]
+        for it in items[1:]:
+            joined = pc.binary_join_element_wise(joined, it, ",")
+        return pc.binary_join_element_wise('{"rule":"' + self.rule.name + '","matched":[', joined, "]}", "")
+
+
+def _code_pairs(found: pa.Table, ca: np.ndarray, cb: np.ndarray, rules: Rules) -> _Pairs:
+    kind = np.asarray(pc.index_in(found["kind"], value_set=pa.array(rules.anchor_kinds, pa.string())).to_numpy(zero_copy_only=False), dtype=np.int64)
+    value, values = _sorted_codes(found["value"])
+    va = np.asarray(pc.fill_null(found["va"], False).to_numpy(zero_copy_only=False), dtype=bool)
+    vb = np.asarray(pc.fill_null(found["vb"], False).to_numpy(zero_copy_only=False), dtype=bool)
+    return _Pairs(np.minimum(ca, cb), np.maximum(ca, cb), kind, value, va & vb, values)
+
+
+def _code_secondary(secondary: pa.Table, node: np.ndarray) -> _Secondary:
+    if secondary.num_rows == 0:
+        return _Secondary({}, {}, pa.array([], pa.string()))
+    value, values = _sorted_codes(secondary["value"])
+    kinds = secondary["kind"].combine_chunks()
+    by_node: dict[str, np.ndarray] = {}
+    by_value: dict[str, np.ndarray] = {}
+    for k in pc.unique(kinds).to_pylist():
+        sel = np.asarray(pc.equal(kinds, k).to_numpy(zero_copy_only=False), dtype=bool)
+        by_node[k], by_value[k] = node[sel], value[sel]
+    return _Secondary(by_node, by_value, values)
+
+
 def _resolve_pairs(
-    store: Store, run: str, pairs: pa.Table, rules: Rules, version: str, when: dt.datetime, report: ResolveReport
+    store: Store, run: str, found: pa.Table, rules: Rules, version: str, when: dt.datetime, report: ResolveReport
 ) -> None:
     t = time.perf_counter()
-    nodes0 = pc.unique(pa.concat_arrays([pairs["a"].combine_chunks(), pairs["b"].combine_chunks()]))
+    ends = pc.dictionary_encode(pa.concat_arrays([found["a"].combine_chunks(), found["b"].combine_chunks()]))
+    nodes0 = ends.dictionary
     put_work(store, run + "n", nodes0)
     members = _q(store,
         f"SELECT l2.customer_id, l2.person_id FROM customer_links l1 "
@@ -218,14 +296,14 @@ def _resolve_pairs(
     )
     extra = pc.filter(members["customer_id"], pc.invert(pc.is_in(members["customer_id"], value_set=nodes0)))
     put_work(store, run + "n", pc.unique(extra.combine_chunks()))
-    nodes = _Nodes(pa.concat_arrays([nodes0, extra.combine_chunks()]))
+    nodes = _Nodes(pa.concat_arrays([nodes0, pc.unique(extra.combine_chunks())]))
     n = len(nodes)
     strong_kinds = list(rules.strong_kinds)
     strong_rows = _q(store,
         f"SELECT customer_id, kind, value FROM identifiers WHERE kind IN ({_ins(strong_kinds)}) "
         f"AND customer_id IN {_in_work(run + 'n')}"
     ) if strong_kinds else pa.table({"customer_id": pa.array([], pa.string()), "kind": pa.array([], pa.string()), "value": pa.array([], pa.string())})
-    secondary = _q(store,
+    secondary_rows = _q(store,
         f"SELECT customer_id, kind, value FROM identifiers WHERE kind IN ({_ins(rules.secondary_kinds)}) "
         f"AND customer_id IN {_in_work(run + 'n')}"
     )
@@ -237,11 +315,17 @@ def _resolve_pairs(
         f"SELECT {', '.join(MERGE_COLUMNS)} FROM identity_merges WHERE undone_at IS NULL "
         f"AND customer_a IN {_in_work(run + 'n')}"
     ), {f.name: f.type for f in IDENTITY_MERGES.arrow_schema()})
-
     t = report.lap("context_sql", t)
+
+    end_codes = nodes.rank[np.asarray(ends.indices.to_numpy(zero_copy_only=False), dtype=np.int64)]
+    pairs = _code_pairs(found, end_codes[: found.num_rows], end_codes[found.num_rows :], rules)
+    mc, strong_node, secondary_node, sep_x, sep_y = nodes.codes(
+        members["customer_id"], strong_rows["customer_id"], secondary_rows["customer_id"], seps["customer_a"], seps["customer_b"]
+    )
+    report.pairs = len(np.unique(pairs.a * n + pairs.b))
+    secondary = _code_secondary(secondary_rows, secondary_node)
     lab = np.arange(n, dtype=np.int64)
     if members.num_rows:
-        mc = nodes.code(members["customer_id"])
         # The smallest member of each stored person is its cluster.
         pid = pc.index_in(members["person_id"], value_set=pc.unique(members["person_id"])).to_numpy()
         low = np.full(int(pid.max()) + 1, n, dtype=np.int64)
@@ -249,50 +333,45 @@ def _resolve_pairs(
         lab[mc] = low[pid]
     kind_names = strong_kinds
     strong = Strong(
-        node=nodes.code(strong_rows["customer_id"]) if strong_rows.num_rows else np.zeros(0, np.int64),
+        node=strong_node,
         kind=np.asarray(pc.index_in(strong_rows["kind"], value_set=pa.array(kind_names, pa.string())).to_numpy(zero_copy_only=False), dtype=np.int64) if strong_rows.num_rows else np.zeros(0, np.int64),
         value=np.asarray(pc.index_in(strong_rows["value"], value_set=pc.unique(strong_rows["value"])).to_numpy(zero_copy_only=False), dtype=np.int64) if strong_rows.num_rows else np.zeros(0, np.int64),
         kind_names=[k.replace("_", " ") + "s" for k in kind_names],
     )
-    sep_x = nodes.code(seps["customer_a"]) if seps.num_rows else np.zeros(0, np.int64)
-    sep_y = nodes.code(seps["customer_b"]) if seps.num_rows else np.zeros(0, np.int64)
-    sep_table = pa.table({"a": pc.if_else(pc.less(seps["customer_a"], seps["customer_b"]), seps["customer_a"], seps["customer_b"]),
-                          "b": pc.if_else(pc.less(seps["customer_a"], seps["customer_b"]), seps["customer_b"], seps["customer_a"])}) if seps.num_rows else None
+    sep_keys = np.unique(np.minimum(sep_x, sep_y) * n + np.maximum(sep_x, sep_y))
+    t = report.lap("pairs_arrow", t)
 
-    accepted_parts: list[pa.Table] = []
-    cand_parts: list[pa.Table] = []
+    accepted_parts: list[tuple[_Matched, pa.Array]] = []
+    cand_parts: list[tuple[_Matched, pa.Array]] = []
     for rule in rules.ordered:
         rp = _rule_pairs_checked(rule, pairs, secondary, rules)
-        if sep_table is not None and rp.num_rows:
-            rp = rp.join(sep_table, keys=["a", "b"], join_type="left anti", use_threads=False).sort_by([("a", "ascending"), ("b", "ascending")])
-        if rp.num_rows == 0:
+        if len(sep_keys) and len(rp):
+            rp = rp.take(np.nonzero(~np.isin(rp.a * n + rp.b, sep_keys))[0])
+        if len(rp) == 0:
             continue
-        ea, eb = nodes.code(rp["a"]), nodes.code(rp["b"])
         if rule.score >= rules.auto_threshold:
-            res = merge_tier(lab, ea, eb, strong, sep_x, sep_y)
+            res = merge_tier(lab, rp.a, rp.b, strong, sep_x, sep_y)
             report.conflicts_refused += res.conflicts
             if len(res.accepted):
-                acc = rp.take(pa.array(res.accepted))
-                accepted_parts.append(acc.append_column("rule", _constant(rule.name, acc.num_rows, pa.string()))
-                                      .append_column("score", _constant(rule.score, acc.num_rows, pa.float64())))
-                report.by_rule[rule.name] = report.by_rule.get(rule.name, 0) + acc.num_rows
+                acc = rp.take(res.accepted)
+                accepted_parts.append((acc, acc.evidence()))
+                report.by_rule[rule.name] = report.by_rule.get(rule.name, 0) + len(acc)
             if res.held:
                 idx = np.fromiter(res.held.keys(), dtype=np.int64, count=len(res.held))
-                held = rp.take(pa.array(idx))
-                report.ambiguous += held.num_rows
-                cand_parts.append(_cands(held, rule, pa.array(list(res.held.values()), pa.string())))
+                report.ambiguous += len(idx)
+                cand_parts.append((rp.take(idx), pa.array(list(res.held.values()), pa.string())))
         else:
             reason = f"rule {rule.name} scores {rule.score:g}, below the automatic threshold {rules.auto_threshold:g}"
-            cand_parts.append(_cands(rp, rule, _constant(reason, rp.num_rows, pa.string())))
+            cand_parts.append((rp, _constant(reason, len(rp), pa.string())))
 
     t = report.lap("merge", t)
-    new_merges = _new_merges(accepted_parts, run, version, when)
+    new_merges = _new_merges(accepted_parts, nodes, run, version, when)
     report.merges = new_merges.num_rows
     candidates = _final_candidates(cand_parts, nodes, lab, strong, version, when, report)
 
     links = None
     if new_merges.num_rows:
-        touched = np.unique(lab[nodes.code(new_merges["customer_a"])])
+        touched = np.unique(lab[np.concatenate([m.a for m, _ in accepted_parts])])
         affected = nodes.ids.filter(pa.array(np.isin(lab, touched)))
         report.persons_changed = len(touched)
         keep_old = old_merges.filter(pc.is_in(old_merges["customer_a"], value_set=affected))
@@ -313,69 +392,83 @@ def _resolve_pairs(
     report.lap("write", t)
 
 
-def _rule_pairs_checked(rule: Rule, pairs: pa.Table, secondary: pa.Table, rules: Rules) -> pa.Table:
-    anchors = set(rules.anchor_kinds)
-    result: pa.Table | None = None
+def _first_value(a: np.ndarray, b: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct (a, b), sorted, each with its smallest value."""
+    if len(a) == 0:
+        return a, b, value
+    n = int(max(a.max(), b.max())) + 1
+    order = np.lexsort((value, a * n + b))
+    a, b, value = a[order], b[order], value[order]
+    first = np.ones(len(a), dtype=bool)
+    first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
+    return a[first], b[first], value[first]
+
+
+def _rule_pairs_checked(rule: Rule, pairs: _Pairs, secondary: _Secondary, rules: Rules) -> _Matched:
+    anchors = list(rules.anchor_kinds)
+    a = b = np.zeros(0, dtype=np.int64)
+    cols: list[np.ndarray] = []
+    dicts: list[pa.Array] = []
     for i, clause in enumerate(rule.match):
         if clause.kind in anchors:
-            rows = pairs.filter(pc.equal(pairs["kind"], clause.kind))
+            sel = pairs.kind == anchors.index(clause.kind)
             if clause.verified:
-                rows = rows.filter(rows["v"])
-            rows = rows.select(["a", "b", "value"])
+                sel &= pairs.v
+            ra, rb, rv = _first_value(pairs.a[sel], pairs.b[sel], pairs.value[sel])
+            dicts.append(pairs.values)
         else:
-            assert result is not None  # the first clause of every rule is an anchor kind
-            sec = secondary.filter(pc.equal(secondary["kind"], clause.kind)).select(["customer_id", "value"])
-            left = result.select(["a", "b"]).join(sec, keys="a", right_keys="customer_id", use_threads=False)
-            rows = left.join(sec.rename_columns(["b", "value"]), keys=["b", "value"], join_type="inner", use_threads=False)
-        col = f"v{i}"
-        rows = rows.group_by(["a", "b"], use_threads=False).aggregate([("value", "min")]).rename_columns(["a", "b", col])
-        result = rows if result is None else result.join(rows, keys=["a", "b"], join_type="inner", use_threads=False)
-        if result.num_rows == 0:
+            assert i > 0  # the first clause of every rule is an anchor kind
+            sn = secondary.node.get(clause.kind, np.zeros(0, np.int64))
+            sv = secondary.value.get(clause.kind, np.zeros(0, np.int64))
+            sec = pa.table({"n": sn, "value": sv})
+            left = pa.table({"a": a, "b": b}).join(sec, keys="a", right_keys="n", use_threads=False)
+            both = left.join(sec.rename_columns(["b", "value"]), keys=["b", "value"], join_type="inner", use_threads=False)
+            ra, rb, rv = _first_value(
+                *(np.asarray(both[c].to_numpy(), dtype=np.int64) for c in ("a", "b", "value"))
+            )
+            dicts.append(secondary.values)
+        if i == 0:
+            a, b, cols = ra, rb, [rv]
+        else:
+            # Both sides are sorted and distinct on (a, b): keep the pairs in both.
+            n = int(max(a.max(initial=0), ra.max(initial=0), b.max(initial=0), rb.max(initial=0))) + 1
+            keep, ri = _intersect(a * n + b, ra * n + rb)
+            a, b, cols = a[keep], b[keep], [c[keep] for c in cols] + [rv[ri]]
+        if len(a) == 0:
             break
-    assert result is not None
-    if result.num_rows == 0:
-        return pa.table({"a": pa.array([], pa.string()), "b": pa.array([], pa.string()), "evidence": pa.array([], pa.string())})
-    items = [
-        pc.binary_join_element_wise('{"kind":"' + c.kind + '","value":', json_str(result[f"v{i}"]), "}", "")
-        for i, c in enumerate(rule.match)
-    ]
-    joined = items[0]
-    for it in items[1:]:
-        joined = pc.binary_join_element_wise(joined, it, ",")
-    evidence = pc.binary_join_element_wise('{"rule":"' + rule.name + '","matched":[', joined, "]}", "")
-    out = pa.table({"a": result["a"], "b": result["b"], "evidence": evidence})
-    return out.sort_by([("a", "ascending"), ("b", "ascending")])
+    if len(a) == 0:
+        z = np.zeros(0, dtype=np.int64)
+        return _Matched(rule, z, z, [z for _ in rule.match], dicts + [pairs.values] * (len(rule.match) - len(dicts)))
+    return _Matched(rule, a, b, cols, dicts)
 
 
-def _cands(t: pa.Table, rule: Rule, reason: pa.Array) -> pa.Table:
-    return pa.table(
-        {
-            "a": t["a"],
-            "b": t["b"],
-            "rule": _constant(rule.name, t.num_rows, pa.string()),
-            "score": _constant(rule.score, t.num_rows, pa.float64()),
-            "evidence": t["evidence"],
-            "reason": reason,
-        }
-    )
+def _intersect(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions in ``x`` of the keys also in ``y``, and their positions in ``y`` (both sorted, distinct)."""
+    pos = np.searchsorted(y, x)
+    pos_c = np.minimum(pos, max(len(y) - 1, 0))
+    hit = (pos < len(y)) & (y[pos_c] == x) if len(y) else np.zeros(len(x), dtype=bool)
+    return np.nonzero(hit)[0], pos_c[hit]
 
 
-def _new_merges(parts: list[pa.Table], run: str, version: str, when: dt.datetime) -> pa.Table:
+def _new_merges(parts: list[tuple[_Matched, pa.Array]], nodes: _Nodes, run: str, version: str, when: dt.datetime) -> pa.Table:
     if not parts:
         return IDENTITY_MERGES.arrow_schema().empty_table()
-    t = pa.concat_tables(parts)
-    m = t.num_rows
+    a = np.concatenate([p.a for p, _ in parts])
+    b = np.concatenate([p.b for p, _ in parts])
+    m = len(a)
+    rule = pa.array([p.rule.name for p, _ in parts]).take(pa.array(np.repeat(np.arange(len(parts)), [len(p) for p, _ in parts])))
+    score = np.repeat(np.array([p.rule.score for p, _ in parts], dtype=np.float64), [len(p) for p, _ in parts])
     seq = pc.cast(pa.array(np.arange(m)), pa.string())
     prefix = "m" + when.strftime("%Y%m%d%H%M%S") + run[:6] + "-"
     return pa.table(
         {
             "merge_id": pc.binary_join_element_wise(_constant(prefix, m, pa.string()), seq, ""),
-            "customer_a": t["a"],
-            "customer_b": t["b"],
-            "rule": t["rule"],
+            "customer_a": nodes.ids.take(pa.array(a)),
+            "customer_b": nodes.ids.take(pa.array(b)),
+            "rule": rule,
             "rule_version": _constant(version, m, pa.string()),
-            "score": t["score"],
-            "evidence": t["evidence"],
+            "score": pa.array(score),
+            "evidence": pa.concat_arrays([ev for _, ev in parts]),
             "decided_at": _constant(when, m, TS),
             "decided_by": _constant(RESOLVER, m, pa.string()),
             "undone_at": pa.nulls(m, TS),
@@ -391,12 +484,14 @@ def candidate_id(a: str, b: str) -> str:
 
 
 def _final_candidates(
-    parts: list[pa.Table], nodes: _Nodes, lab: np.ndarray, strong: Strong, version: str, when: dt.datetime, report: ResolveReport
+    parts: list[tuple[_Matched, pa.Array]], nodes: _Nodes, lab: np.ndarray, strong: Strong, version: str, when: dt.datetime, report: ResolveReport
 ) -> pa.Table:
     if not parts:
         return IDENTITY_CANDIDATES.arrow_schema().empty_table()
-    t = pa.concat_tables(parts)
-    la, lb = lab[nodes.code(t["a"])], lab[nodes.code(t["b"])]
+    a = np.concatenate([p.a for p, _ in parts])
+    b = np.concatenate([p.b for p, _ in parts])
+    part = np.repeat(np.arange(len(parts)), [len(p) for p, _ in parts])
+    la, lb = lab[a], lab[b]
     keep = la != lb
     # Two persons holding different values of a strong identifier can never be one:
     # asking a person to decide would only invite a wrong merge.
@@ -408,25 +503,37 @@ def _final_candidates(
             val[lab[strong.node[sel]]] = strong.value[sel]
             clash |= (val[la] >= 0) & (val[lb] >= 0) & (val[la] != val[lb])
     report.conflicts_refused += int((keep & clash).sum())
-    t = t.filter(pa.array(keep & ~clash))
-    if t.num_rows == 0:
+    pos = np.nonzero(keep & ~clash)[0]
+    if len(pos) == 0:
         return IDENTITY_CANDIDATES.arrow_schema().empty_table()
     # One candidate per pair: the strongest rule that proposed it (parts come strongest first).
-    pos = pa.array(np.arange(t.num_rows))
-    first = t.append_column("pos", pos).group_by(["a", "b"], use_threads=False).aggregate([("pos", "min")])
-    t = t.take(first["pos_min"]).sort_by([("a", "ascending"), ("b", "ascending")])
-    m = t.num_rows
-    ids = pa.array([candidate_id(a, b) for a, b in zip(t["a"].to_pylist(), t["b"].to_pylist(), strict=True)], pa.string())
+    _, first = np.unique(a[pos] * len(lab) + b[pos], return_index=True)
+    pos = pos[first]  # sorted by (a, b)
+    row = pos - np.concatenate([[0], np.cumsum([len(p) for p, _ in parts])])[part[pos]]
+    ev_parts, where = [], []
+    for p in np.unique(part[pos]).tolist():
+        at = np.nonzero(part[pos] == p)[0]
+        ev_parts.append(parts[p][0].take(row[at]).evidence())
+        where.append(at)
+    order = np.concatenate(where)
+    inverse = np.empty_like(order)
+    inverse[order] = np.arange(len(order))
+    evidence = pa.concat_arrays(ev_parts).take(pa.array(inverse))
+    m = len(pos)
+    ca, cb = nodes.ids.take(pa.array(a[pos])), nodes.ids.take(pa.array(b[pos]))
+    ids = pa.array([candidate_id(x, y) for x, y in zip(ca.to_pylist(), cb.to_pylist(), strict=True)], pa.string())
+    rule_names = pa.array([p.rule.name for p, _ in parts], pa.string())
+    scores = np.array([p.rule.score for p, _ in parts], dtype=np.float64)
     return pa.table(
         {
             "candidate_id": ids,
-            "customer_a": t["a"],
-            "customer_b": t["b"],
-            "rule": t["rule"],
+            "customer_a": ca,
+            "customer_b": cb,
+            "rule": rule_names.take(pa.array(part[pos])),
             "rule_version": _constant(version, m, pa.string()),
-            "score": t["score"],
-            "evidence": t["evidence"],
-            "reason": t["reason"],
+            "score": pa.array(scores[part[pos]]),
+            "evidence": evidence,
+            "reason": pa.concat_arrays([r for _, r in parts]).take(pa.array(pos)),
             "found_at": _constant(when, m, TS),
             "status": _constant("open", m, pa.string()),
             "decided_at": pa.nulls(m, TS),
