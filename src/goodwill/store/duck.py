@@ -73,6 +73,10 @@ class DuckDBStore(Store):
             raise _translate(exc, path) from exc
         self.read_only = read_only
         self._known: set[str] = set()
+        threads = os.environ.get("GOODWILL_DUCKDB_THREADS")
+        if threads:
+            # DuckDB sizes its pool from the machine's cores, not the process's CPU affinity.
+            self.con.execute(f"SET threads = {int(threads)}")
 
     def close(self) -> None:
         with self._lock, contextlib.suppress(duckdb.Error):

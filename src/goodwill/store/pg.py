@@ -29,8 +29,11 @@ except ImportError:  # pragma: no cover - exercised only without the extra
     psycopg = None  # type: ignore[assignment]
 
 
-def _qmarks_to_pyformat(sql: str) -> str:
-    """Our SQL uses ``?`` on every engine; psycopg wants ``%s`` (and literal ``%`` doubled)."""
+def _qmarks_to_pyformat(sql: str, params: Params = None) -> str:
+    """Our SQL uses ``?`` on every engine; psycopg wants ``%s`` (and literal ``%`` doubled).
+    Without parameters psycopg reads the text as it is, so nothing is translated."""
+    if not params:
+        return sql
     out = []
     in_str = False
     for ch in sql:
@@ -133,7 +136,7 @@ class PostgresStore(Store):
     def execute(self, sql: str, params: Params = None) -> int:
         with self._lock:
             try:
-                cur = self.con.execute(_qmarks_to_pyformat(sql), list(params) if params else None)  # type: ignore[call-overload]
+                cur = self.con.execute(_qmarks_to_pyformat(sql, params), list(params) if params else None)  # type: ignore[call-overload]
                 return cur.rowcount if cur.rowcount is not None else -1
             except psycopg.Error as exc:
                 raise _pg_error(exc, self.dsn) from exc
@@ -160,7 +163,7 @@ class PostgresStore(Store):
     def query(self, sql: str, params: Params = None) -> pa.Table:
         with self._lock:
             try:
-                cur = self.con.execute(_qmarks_to_pyformat(sql), list(params) if params else None)  # type: ignore[call-overload]
+                cur = self.con.execute(_qmarks_to_pyformat(sql, params), list(params) if params else None)  # type: ignore[call-overload]
                 return self._fetch_arrow(cur)
             except psycopg.Error as exc:
                 raise _pg_error(exc, self.dsn) from exc
@@ -170,7 +173,7 @@ class PostgresStore(Store):
         with psycopg.connect(self.dsn) as con:
             con.execute(f'SET search_path TO "{self.schema}"')
             with con.cursor(name="gw_scan") as cur:
-                cur.execute(_qmarks_to_pyformat(sql), list(params) if params else None)  # type: ignore[call-overload]
+                cur.execute(_qmarks_to_pyformat(sql, params), list(params) if params else None)  # type: ignore[call-overload]
                 names = [d.name for d in cur.description] if cur.description else []
                 while True:
                     rows = cur.fetchmany(batch_size)
