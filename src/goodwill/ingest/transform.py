@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -207,7 +208,7 @@ def evaluate_field(batch: pa.RecordBatch, spec: FieldSpec, target_type: pa.DataT
     n = batch.num_rows
     no_errors = pa.nulls(n, pa.string())
     if spec.value is not None:
-        return pa.array([spec.value] * n).cast(target_type), no_errors
+        return pa.repeat(pa.scalar(spec.value).cast(target_type), n), no_errors
     if spec.template is not None:
         raw: pa.Array = _template(batch, spec.template, spec.null_if)
     elif spec.columns:
@@ -269,7 +270,7 @@ def _cast_target(values: pa.Array, target_type: pa.DataType) -> pa.Array:
 
 
 def _condition_mask(batch: pa.RecordBatch, conds: tuple[Condition, ...]) -> pa.Array:
-    mask = pa.array([True] * batch.num_rows, pa.bool_())
+    mask = pa.array(np.ones(batch.num_rows, dtype=bool))
     for c in conds:
         s = _nullify(_as_string(_column(batch, c.column)), ("",))
         m: pa.Array
@@ -329,7 +330,7 @@ def apply_mapping(mapping: Mapping, batch: pa.RecordBatch) -> Transformed:
                 missing = pc.and_(applies, pc.is_null(arrays[key]))
                 errors.append(_error_where(missing, f"{record.table}.{key} (its key) is empty"))
         evaluated.append((record, applies, arrays))
-    bad = pa.array([False] * n, pa.bool_())
+    bad = pa.array(np.zeros(n, dtype=bool))
     for e in errors:
         bad = pc.or_(bad, pc.is_valid(e))
     if pc.any(bad).as_py():
@@ -340,7 +341,10 @@ def apply_mapping(mapping: Mapping, batch: pa.RecordBatch) -> Transformed:
     good = pc.invert(bad)
     for record, applies, arrays in evaluated:
         keep = pc.and_(applies, good)
-        table = pa.table({k: pc.filter(v, keep) for k, v in arrays.items()})
+        if pc.all(keep).as_py():
+            table = pa.table(arrays)
+        else:
+            table = pa.table({k: pc.filter(v, keep) for k, v in arrays.items()})
         if table.num_rows:
             prev = result.tables.get(record.table)
             result.tables[record.table] = table if prev is None else pa.concat_tables([prev, table], promote_options="default")
