@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pyarrow as pa
 
 from goodwill.understand.spans import KeywordSpanTagger, PatternSpanTagger
@@ -38,3 +40,23 @@ def test_plain_text_has_no_spans_and_the_keyword_baseline_is_cruder() -> None:
     baseline = KeywordSpanTagger().tag(pa.array(["I told my friend to hold the door again"]))
     assert sorted(baseline.kind) == ["effort", "expectation", "repeat_contact"]
     assert len(PatternSpanTagger().tag(pa.array(["I told my friend to hold the door again"]))) == 0
+
+
+def test_precision_on_hand_labelled_cfpb_narratives() -> None:
+    # 100 CFPB narratives labelled by hand (tests/data/understand/README.md). The tagger's recall
+    # is low (see benchmarks/results/understand.md); what it finds should mostly be right.
+    import numpy as np
+    import pandas as pd
+
+    path = Path(__file__).resolve().parents[1] / "data" / "understand" / "span_labels.csv"
+    labels = pd.read_csv(path, dtype=str, keep_default_na=False)
+    cfpb = labels[labels["source"] == "cfpb"].reset_index(drop=True)
+    assert len(cfpb) == 100 and cfpb["id"].is_unique
+    found = PatternSpanTagger().tag(cfpb["text"].tolist())
+    # Floors a little under what the shipped patterns score, so a pattern that breaks shows.
+    for kind, min_hits, min_precision in (("expectation", 15, 0.85), ("repeat_contact", 6, 0.75), ("effort", 3, 0.6)):
+        truth = cfpb[kind].astype(int).to_numpy() == 1
+        hit = np.zeros(len(cfpb), dtype=bool)
+        hit[[r for r, k in zip(found.row, found.kind, strict=True) if k == kind]] = True
+        assert hit.sum() >= min_hits, (kind, int(hit.sum()))
+        assert (hit & truth).sum() / hit.sum() >= min_precision, (kind, int((hit & truth).sum()), int(hit.sum()))
