@@ -266,7 +266,10 @@ def _code_pairs(found: pa.Table, ca: np.ndarray, cb: np.ndarray, rules: Rules) -
     value, values = _sorted_codes(found["value"])
     va = np.asarray(pc.fill_null(found["va"], False).to_numpy(zero_copy_only=False), dtype=bool)
     vb = np.asarray(pc.fill_null(found["vb"], False).to_numpy(zero_copy_only=False), dtype=bool)
-    return _Pairs(np.minimum(ca, cb), np.maximum(ca, cb), kind, value, va & vb, values)
+    a, b = np.minimum(ca, cb), np.maximum(ca, cb)
+    # Sorted once by (a, b, value): every rule's selection of these rows is then sorted too.
+    order = np.lexsort((value, a * (int(b.max(initial=0)) + 1) + b))
+    return _Pairs(a[order], b[order], kind[order], value[order], (va & vb)[order], values)
 
 
 def _code_secondary(secondary: pa.Table, node: np.ndarray) -> _Secondary:
@@ -392,13 +395,14 @@ def _resolve_pairs(
     report.lap("write", t)
 
 
-def _first_value(a: np.ndarray, b: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Distinct (a, b), sorted, each with its smallest value."""
+def _first_value(a: np.ndarray, b: np.ndarray, value: np.ndarray, *, ordered: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct (a, b), sorted, each with its smallest value (``ordered``: already sorted by a, b, value)."""
     if len(a) == 0:
         return a, b, value
-    n = int(max(a.max(), b.max())) + 1
-    order = np.lexsort((value, a * n + b))
-    a, b, value = a[order], b[order], value[order]
+    if not ordered:
+        n = int(max(a.max(), b.max())) + 1
+        order = np.lexsort((value, a * n + b))
+        a, b, value = a[order], b[order], value[order]
     first = np.ones(len(a), dtype=bool)
     first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
     return a[first], b[first], value[first]
@@ -414,7 +418,7 @@ def _rule_pairs_checked(rule: Rule, pairs: _Pairs, secondary: _Secondary, rules:
             sel = pairs.kind == anchors.index(clause.kind)
             if clause.verified:
                 sel &= pairs.v
-            ra, rb, rv = _first_value(pairs.a[sel], pairs.b[sel], pairs.value[sel])
+            ra, rb, rv = _first_value(pairs.a[sel], pairs.b[sel], pairs.value[sel], ordered=True)
             dicts.append(pairs.values)
         else:
             assert i > 0  # the first clause of every rule is an anchor kind
