@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from goodwill.guard import audit
 from goodwill.guard.action import Action
-from goodwill.guard.facts import Contact, PersonFacts, campaign_facts, person_facts
+from goodwill.guard.facts import Contact, PersonFacts, Tables, campaign_facts, person_facts
 from goodwill.guard.registry import Hit, RulePack, load_pack
 from goodwill.store import Store
 
@@ -117,6 +117,7 @@ class Guard:
         self.pack = pack if isinstance(pack, RulePack) else load_pack(pack)
         self.versions = {"_pack": f"{self.pack.name}@{self.pack.version}", **self.pack.rule_versions()}
         self.contact_days = self._contact_days()
+        self.tables = Tables(store)
 
     def _contact_days(self) -> int:
         days = [1]
@@ -159,7 +160,7 @@ class Guard:
         """Vet one action. With ``record`` (the default) the decision goes into the audit log."""
         a = action if isinstance(action, Action) else Action.from_dict(action)
         now = as_of or dt.datetime.now(dt.UTC)
-        facts = person_facts(self.store, a.customer_id, as_of=now, contact_days=self.contact_days)
+        facts = person_facts(self.store, a.customer_id, as_of=now, contact_days=self.contact_days, tables=self.tables)
         d = self.evaluate(a, facts, now)
         if record:
             self._record([d])

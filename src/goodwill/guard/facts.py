@@ -24,7 +24,9 @@ overdue when its ``due_at`` has passed and no event names it in ``ref``.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -176,11 +178,32 @@ def _contact(at: dt.datetime, channel: str | None, function: str | None, attrs: 
     return Contact(at, channel, function, outcome)
 
 
-def _sql_tables(store: Store) -> tuple[bool, bool]:
-    return store.table_exists("customer_links"), store.table_exists("promise_status")
+class Tables:
+    """Which optional tables a store has, remembered so a vet costs one query.
+
+    A table that exists stays known; one that does not is looked for again after
+    ``recheck`` seconds, so a long-lived guard (``goodwill serve``) sees a promise
+    ledger built after it started.
+    """
+
+    def __init__(self, store: Store, recheck: float = 30.0) -> None:
+        self.store = store
+        self.recheck = recheck
+        self._seen: dict[str, tuple[bool, float]] = {}
+
+    def has(self, name: str) -> bool:
+        now = time.monotonic()
+        hit = self._seen.get(name)
+        if hit is not None and (hit[0] or now - hit[1] < self.recheck):
+            return hit[0]
+        found = self.store.table_exists(name)
+        self._seen[name] = (found, now)
+        return found
 
 
 _T, _D, _TS, _B = "CAST(NULL AS TEXT)", "CAST(NULL AS DOUBLE PRECISION)", "CAST(NULL AS TIMESTAMPTZ)", "CAST(NULL AS BOOLEAN)"
+_SLOTS = ["k1", "k2", "k3", "k4", "k5", "k6", "n1", "n2", "n3", "t1", "t2", "b"]
+_IDS = "IN (SELECT customer_id FROM ids)"
 
 
 def _branch(tag: str, cols: Sequence[str], rest: str) -> str:
@@ -189,64 +212,72 @@ def _branch(tag: str, cols: Sequence[str], rest: str) -> str:
     for i, c in enumerate(cols):
         if c:
             slots[i] = c
-    return f"SELECT '{tag}' AS tag, " + ", ".join(
-        f"{v} AS {n}" for v, n in zip(slots, ["k1", "k2", "k3", "k4", "k5", "k6", "n1", "n2", "n3", "t1", "t2", "b"], strict=True)
-    ) + " " + rest
+    return f"SELECT '{tag}' AS tag, " + ", ".join(f"{v} AS {n}" for v, n in zip(slots, _SLOTS, strict=True)) + " " + rest
 
 
-def _person_sql(n: int, with_events: bool) -> str:
-    marks = ", ".join("?" for _ in range(n))
-    inn = f"IN ({marks})"
-    parts = [
+@functools.lru_cache(maxsize=16)
+def person_sql(has_links: bool, has_ledger: bool, has_events: bool) -> str:
+    """ONE statement for every fact about a person: the ids (through customer_links) in a CTE,
+    then a branch per table. A semi-join on the CTE keeps DuckDB's zone-map point reads
+    (tables sorted by customer); a parameter list ``IN (?, ?)`` would scan whole tables.
+    Parameters: customer_id (twice with links, then once more for the person id), contacts since."""
+    ids = "SELECT CAST(? AS TEXT) AS customer_id"
+    if has_links:
+        ids += (
+            " UNION SELECT l2.customer_id FROM customer_links l1 JOIN customer_links l2 "
+            "ON l2.person_id = l1.person_id WHERE l1.customer_id = ?"
+        )
+    parts = []
+    if has_links:
+        parts.append(_branch("l", ["person_id"], "FROM customer_links WHERE customer_id = ?"))
+    parts += [
+        _branch("x", ["customer_id"], "FROM ids"),
         _branch("c", ["customer_id", "age_band", "region", "segment", "", "", "", "", "", "", "", "vulnerable"],
-                f"FROM customers WHERE customer_id {inn}"),
-        _branch("k", ["case_id"], f"FROM cases WHERE customer_id {inn} AND status = 'open' AND kind = 'complaint'"),
-        _branch("p", ["promise_id", "", "", "", "", "", "", "", "", "due_at"], f"FROM promises WHERE customer_id {inn}"),
+                f"FROM customers WHERE customer_id {_IDS}"),
+        _branch("k", ["case_id"], f"FROM cases WHERE customer_id {_IDS} AND status = 'open' AND kind = 'complaint'"),
+        _branch("p", ["t.promise_id", "s.status", "", "", "", "", "", "", "", "t.due_at", "s.deadline", "s.promise_id IS NOT NULL"],
+                f"FROM promises t LEFT JOIN promise_status s ON s.promise_id = t.promise_id WHERE t.customer_id {_IDS}")
+        if has_ledger
+        else _branch("p", ["promise_id", "", "", "", "", "", "", "", "", "due_at"], f"FROM promises WHERE customer_id {_IDS}"),
         _branch("n", ["purpose", "channel", "state", "consent_id", "source", "", "", "", "", "recorded_at"],
-                f"FROM consents WHERE customer_id {inn}"),
+                f"FROM consents WHERE customer_id {_IDS}"),
         _branch(
             "s",
             ["s.subscription_id", "s.plan_id", "s.channel", "s.product", "s.status", "p.channel",
              "s.price", "s.new_customer_price", "p.new_customer_price", "s.ends_at"],
-            f"FROM subscriptions s LEFT JOIN plans p ON p.plan_id = s.plan_id WHERE s.customer_id {inn}",
+            f"FROM subscriptions s LEFT JOIN plans p ON p.plan_id = s.plan_id WHERE s.customer_id {_IDS}",
         ),
         _branch("i", ["channel", "function", "attrs", "", "", "", "", "", "", "occurred_at"],
-                f"FROM interactions WHERE customer_id {inn} AND direction = 'outbound' AND occurred_at >= ?"),
+                f"FROM interactions WHERE customer_id {_IDS} AND direction = 'outbound' AND occurred_at >= ?"),
     ]
-    if with_events:
-        parts.append(_branch("e", ["ref"], f"FROM events WHERE customer_id {inn} AND ref IS NOT NULL"))
-    return " UNION ALL ".join(parts)
+    if has_events:
+        parts.append(_branch("e", ["ref"], f"FROM events WHERE customer_id {_IDS} AND ref IS NOT NULL"))
+    return f"WITH ids AS ({ids}) " + " UNION ALL ".join(parts)
 
 
-def person_ids(store: Store, customer_id: str) -> tuple[str, tuple[str, ...]]:
-    """The person a customer belongs to and all their customer_ids (one point read)."""
-    if not store.table_exists("customer_links"):
-        return customer_id, (customer_id,)
-    rows = store.rows(
-        "SELECT l2.customer_id, l2.person_id FROM customer_links l1 "
-        "JOIN customer_links l2 ON l2.person_id = l1.person_id WHERE l1.customer_id = ?",
-        [customer_id],
-    )
-    if not rows:
-        return customer_id, (customer_id,)
-    ids = sorted({r["customer_id"] for r in rows} | {customer_id})
-    return str(rows[0]["person_id"]), tuple(ids)
-
-
-def person_facts(store: Store, customer_id: str, *, as_of: dt.datetime, contact_days: int) -> PersonFacts:
-    """Every fact the rules need about the person ``customer_id`` belongs to."""
-    person, ids = person_ids(store, customer_id)
-    has_ledger = store.table_exists("promise_status")
-    n = len(ids)
+def person_facts(
+    store: Store, customer_id: str, *, as_of: dt.datetime, contact_days: int, tables: Tables | None = None
+) -> PersonFacts:
+    """Every fact the rules need about the person ``customer_id`` belongs to, in one query."""
+    t = tables or Tables(store)
+    links, ledger, events = t.has("customer_links"), t.has("promise_status"), t.has("events")
     since = as_of - dt.timedelta(days=contact_days)
-    params: list[Any] = [*ids, *ids, *ids, *ids, *ids, *ids, since, *ids]
-    table = store.query(_person_sql(n, True), params)
-    f = PersonFacts(person, ids)
+    params: list[Any] = [customer_id, customer_id, customer_id, since] if links else [customer_id, since]
+    result = store.query(person_sql(links, ledger, events), params)
+    cols = {n: result.column(n).to_pylist() for n in ("tag", *_SLOTS)}
+    person = customer_id
+    ids: set[str] = set()
+    f = PersonFacts(customer_id, ())
     promises: dict[str, dt.datetime | None] = {}
+    reconciled: dict[str, bool] = {}
     kept: set[str] = set()
-    for r in table.to_pylist():
-        tag = r["tag"]
-        if tag == "c":
+    for j, tag in enumerate(cols["tag"]):
+        r = {n: cols[n][j] for n in _SLOTS} if tag != "x" else {"k1": cols["k1"][j]}
+        if tag == "x":
+            ids.add(r["k1"])
+        elif tag == "l":
+            person = r["k1"]
+        elif tag == "c":
             f.known = True
             f.vulnerable = f.vulnerable or bool(r["b"])
             f.age_band = f.age_band or r["k2"]
@@ -256,6 +287,9 @@ def person_facts(store: Store, customer_id: str, *, as_of: dt.datetime, contact_
             f.open_complaints.append(r["k1"])
         elif tag == "p":
             promises[r["k1"]] = r["t1"]
+            if r["b"]:
+                st, deadline = r["k2"], r["t2"]
+                reconciled[r["k1"]] = st == "overdue" or (st == "open" and deadline is not None and deadline < as_of)
         elif tag == "n":
             f.consents.append(ConsentEvent(r["k1"], r["k2"] or "any", r["k3"], r["t1"], r["k4"], r["k5"]))
         elif tag == "s":
@@ -266,34 +300,27 @@ def person_facts(store: Store, customer_id: str, *, as_of: dt.datetime, contact_
             f.contacts.append(_contact(r["t1"], r["k1"], r["k2"], r["k3"]))
         elif tag == "e":
             kept.add(r["k1"])
+    f.person_id = person
+    f.customer_ids = tuple(sorted(ids))
     f.open_complaints.sort()
     f.subscriptions.sort(key=lambda s: s.subscription_id)
-    if promises:
-        ledger = _ledger(store, list(promises), as_of) if has_ledger else {}
-        f.overdue_promises = sorted(
-            p for p, due in promises.items()
-            if ledger.get(p, due is not None and due < as_of and p not in kept)
-        )
+    f.consents.sort(key=_consent_order)
+    f.overdue_promises = sorted(
+        p for p, due in promises.items() if reconciled.get(p, due is not None and due < as_of and p not in kept)
+    )
     return f
 
 
-def _ledger(store: Store, promise_ids: list[str], as_of: dt.datetime) -> dict[str, bool]:
-    """The ledger's word (overdue or not) on the promises it has reconciled; others use the fallback."""
-    marks = ", ".join("?" for _ in promise_ids)
-    rows = store.rows(
-        f"SELECT promise_id, status, deadline FROM promise_status WHERE promise_id IN ({marks})", promise_ids
-    )
-    return {
-        r["promise_id"]: r["status"] == "overdue" or (r["status"] == "open" and r["deadline"] is not None and r["deadline"] < as_of)
-        for r in rows
-    }
+def _consent_order(c: ConsentEvent) -> tuple[dt.datetime, str]:
+    # One order for both paths, so ties on recorded_at resolve the same way everywhere.
+    return (c.recorded_at, c.consent_id)
 
 
 # -- a whole campaign ------------------------------------------------------------------------
 
 
 def campaign_facts(
-    store: Store, customer_ids: Sequence[str], *, as_of: dt.datetime, contact_days: int
+    store: Store, customer_ids: Sequence[str], *, as_of: dt.datetime, contact_days: int, tables: Tables | None = None
 ) -> dict[str, PersonFacts]:
     """Facts for every customer of a campaign, keyed by customer_id, gathered by joins in the engine."""
     run = uuid.uuid4().hex[:12]
@@ -301,15 +328,15 @@ def campaign_facts(
     store.ensure_table(SCOPE)
     store.append(SCOPE, pa.table({"run_id": pa.array([run] * len(uniq)), "customer_id": pa.array(uniq)}), dedupe=False)
     try:
-        return _campaign_facts(store, run, uniq, as_of, contact_days)
+        return _campaign_facts(store, run, uniq, as_of, contact_days, tables or Tables(store))
     finally:
         store.execute("DELETE FROM guard_scope WHERE run_id = ?", [run])
 
 
 def _campaign_facts(
-    store: Store, run: str, uniq: list[str], as_of: dt.datetime, contact_days: int
+    store: Store, run: str, uniq: list[str], as_of: dt.datetime, contact_days: int, tables: Tables
 ) -> dict[str, PersonFacts]:
-    has_links, has_ledger = _sql_tables(store)
+    has_links, has_ledger = tables.has("customer_links"), tables.has("promise_status")
     # members: every (person_id, customer_id) of the campaign's persons.
     if has_links:
         m = store.query(
@@ -393,4 +420,6 @@ def _campaign_facts(
             f.overdue_promises.sort()
         if len(f.subscriptions) > 1:
             f.subscriptions.sort(key=lambda s: s.subscription_id)
+        if len(f.consents) > 1:
+            f.consents.sort(key=_consent_order)
     return {c: facts[person_of_asked[c]] for c in uniq}
