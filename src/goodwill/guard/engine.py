@@ -10,15 +10,18 @@ the rule versions and the facts it used.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
+import numpy as np
 import pyarrow as pa
 
 from goodwill.guard import audit
+from goodwill.guard import batch as _batch
 from goodwill.guard.action import Action
 from goodwill.guard.facts import Contact, PersonFacts, Tables, campaign_facts, person_facts
 from goodwill.guard.registry import Hit, RulePack, load_pack
@@ -71,20 +74,59 @@ class Decision:
         }
 
 
+class DecisionList(Sequence[Decision]):
+    """A campaign's decisions in action order; set-based rows become :class:`Decision` objects
+    only when looked at, so a what-if over a million actions needs no million objects."""
+
+    def __init__(self, n: int, make: Callable[[int], Decision], verdicts: np.ndarray,
+                 by_rule: dict[str, dict[str, int]], routed: dict[str, int]) -> None:
+        self._n = n
+        self._make = make
+        self._cache: list[Decision | None] = [None] * n
+        self.verdicts = verdicts
+        self.by_rule = by_rule
+        self.routed = routed
+
+    def __len__(self) -> int:
+        return self._n
+
+    @overload
+    def __getitem__(self, j: int) -> Decision: ...
+    @overload
+    def __getitem__(self, j: slice) -> list[Decision]: ...
+    def __getitem__(self, j: int | slice) -> Decision | list[Decision]:
+        if isinstance(j, slice):
+            return [self[k] for k in range(*j.indices(self._n))]
+        if j < 0:
+            j += self._n
+        if not 0 <= j < self._n:
+            raise IndexError(j)
+        d = self._cache[j]
+        if d is None:
+            d = self._cache[j] = self._make(j)
+        return d
+
+
 @dataclass
 class CampaignReport:
-    decisions: list[Decision]
+    decisions: Sequence[Decision]
     what_if: bool
     pack: str
     seconds: float = 0.0
 
     @property
     def counts(self) -> dict[str, int]:
-        c = Counter(d.verdict for d in self.decisions)
+        if isinstance(self.decisions, DecisionList):
+            vs, ns = np.unique(self.decisions.verdicts.astype(str), return_counts=True)
+            c: Counter[str] = Counter(dict(zip(vs.tolist(), ns.tolist(), strict=True)))
+        else:
+            c = Counter(d.verdict for d in self.decisions)
         return {v: c.get(v, 0) for v in ("allow", "deny", "change")}
 
     @property
     def by_rule(self) -> dict[str, dict[str, int]]:
+        if isinstance(self.decisions, DecisionList):
+            return self.decisions.by_rule
         out: dict[str, Counter[str]] = {}
         for d in self.decisions:
             for h in d.hits:
@@ -93,10 +135,12 @@ class CampaignReport:
 
     @property
     def routed(self) -> dict[str, int]:
+        if isinstance(self.decisions, DecisionList):
+            return self.decisions.routed
         return dict(Counter(d.route for d in self.decisions if d.route))
 
     def to_dict(self, *, limit: int | None = None) -> dict[str, Any]:
-        ds = self.decisions if limit is None else self.decisions[:limit]
+        ds = list(self.decisions) if limit is None else list(self.decisions[:limit])
         return {
             "what_if": self.what_if,
             "pack": self.pack,
@@ -138,6 +182,12 @@ class Guard:
             h = b.rule.check(action, facts, b.ctx)
             if h is not None:
                 hits.append(h)
+        summary = facts.summary()
+        if not facts.known:
+            summary["note"] = "no customer record with this id; rules ran on what is stored"
+        return self.decide(action, hits, summary, as_of)
+
+    def decide(self, action: Action, hits: list[Hit], summary: dict[str, Any], as_of: dt.datetime) -> Decision:
         verdict = "allow"
         changes: dict[str, Any] = {}
         route = None
@@ -149,12 +199,7 @@ class Guard:
             if h.change:
                 changes.update(h.change)
             route = route or h.route
-        if not facts.known:
-            facts_summary = facts.summary()
-            facts_summary["note"] = "no customer record with this id; rules ran on what is stored"
-        else:
-            facts_summary = facts.summary()
-        return Decision(action, verdict, hits, facts_summary, self.versions, as_of, changes, route)
+        return Decision(action, verdict, hits, summary, self.versions, as_of, changes, route)
 
     def vet(self, action: Action | dict[str, Any], *, record: bool = True, as_of: dt.datetime | None = None) -> Decision:
         """Vet one action. With ``record`` (the default) the decision goes into the audit log."""
@@ -167,14 +212,25 @@ class Guard:
         return d
 
     def vet_campaign(
-        self, actions: Sequence[Action], *, record: bool = True, as_of: dt.datetime | None = None
+        self, actions: Sequence[Action], *, record: bool = True, as_of: dt.datetime | None = None, batch: bool | None = None
     ) -> CampaignReport:
-        """Vet every action of a campaign; ``record=False`` is the what-if mode (nothing is written)."""
-        import time
+        """Vet every action of a campaign; ``record=False`` is the what-if mode (nothing is written).
 
+        ``batch`` (default: whenever every rule of the pack has a set-based form) vets the
+        campaign set-based (:mod:`goodwill.guard.batch`); ``batch=False`` runs every action
+        through the per-action path, which gives the same decisions.
+        """
         t0 = time.perf_counter()
         now = as_of or dt.datetime.now(dt.UTC)
-        facts = campaign_facts(self.store, [a.customer_id for a in actions], as_of=now, contact_days=self.contact_days)
+        use_batch = (batch if batch is not None else True) and bool(actions) and _batch.batchable(self)
+        ds: Sequence[Decision] = self._campaign_batch(actions, now) if use_batch else self._campaign_rows(actions, now)
+        if record:
+            self._record(ds)
+        return CampaignReport(ds, not record, f"{self.pack.name}@{self.pack.version}", time.perf_counter() - t0)
+
+    def _campaign_rows(self, actions: Sequence[Action], now: dt.datetime) -> list[Decision]:
+        facts = campaign_facts(self.store, [a.customer_id for a in actions], as_of=now, contact_days=self.contact_days,
+                               tables=self.tables)
         order = sorted(range(len(actions)), key=lambda i: (actions[i].planned_at or now, i))
         out: list[Decision | None] = [None] * len(actions)
         for i in order:
@@ -185,10 +241,55 @@ class Guard:
             if d.verdict != "deny" and self._is_marketing(a):
                 # What this campaign sends counts towards the caps of its own later actions.
                 f.contacts.append(Contact(a.planned_at or now, a.channel, "marketing", None))
-        decisions = [d for d in out if d is not None]
-        if record:
-            self._record(decisions)
-        return CampaignReport(decisions, not record, f"{self.pack.name}@{self.pack.version}", time.perf_counter() - t0)
+        return [d for d in out if d is not None]
+
+    def _campaign_batch(self, actions: Sequence[Action], now: dt.datetime) -> DecisionList:
+        cols = _batch.gather(self, actions, now, self.tables)
+        slow = _batch.per_action_rows(self, actions, cols.person)
+        masks = _batch.evaluate(self, actions, cols, now)
+        slow_idx = np.flatnonzero(slow).tolist()
+        done: dict[int, Decision] = {}
+        if slow_idx:
+            done = dict(zip(slow_idx, self._campaign_rows([actions[j] for j in slow_idx], now), strict=True))
+        n = len(actions)
+        fast = ~slow
+        any_hit = np.zeros(n, dtype=bool)
+        by_rule: dict[str, Counter[str]] = {}
+        routed: Counter[str] = Counter()
+        for rid, fired in masks.fired.items():
+            m = fired & fast
+            any_hit |= m
+            k = int(m.sum())
+            if k:
+                # Every rule kept on set-based rows denies (the changing ones send their rows to the per-action path).
+                by_rule.setdefault(rid, Counter())["deny"] += k
+        verdicts = np.where(any_hit, "deny", "allow").astype(object)
+        first_route = None
+        for b in self.pack.bound:
+            vm = masks.fired.get(b.ctx.spec.id)
+            if vm is not None and b.ctx.spec.id == "vulnerable_care":
+                first_route = str(b.ctx.params.get("route", "customer care"))
+                k = int((vm & fast).sum())
+                if k:
+                    routed[first_route] += k
+        for j, d in done.items():
+            verdicts[j] = d.verdict
+            for h in d.hits:
+                by_rule.setdefault(h.rule_id, Counter())[h.effect] += 1
+            if d.route:
+                routed[d.route] += 1
+        for b in self.pack.bound:
+            b.ctx.as_of = now
+
+        def make(j: int) -> Decision:
+            if j in done:
+                return done[j]
+            hits, summary = _batch.hits_for(self, actions[j], cols, masks, j)
+            if not summary["known"]:
+                summary["note"] = "no customer record with this id; rules ran on what is stored"
+            return self.decide(actions[j], hits, summary, now)
+
+        return DecisionList(n, make, verdicts, {k: dict(v) for k, v in sorted(by_rule.items())}, dict(routed))
 
     def _is_marketing(self, a: Action) -> bool:
         if a.purpose:
