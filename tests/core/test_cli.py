@@ -78,7 +78,7 @@ def test_locked_store_is_explained(tmp_path: Path) -> None:
     try:
         r = gw("status", cwd=tmp_path)
         assert r.returncode == 2
-        assert "is open in another process" in r.stderr
+        assert "held by another process, and no goodwill server is running on it" in r.stderr
         assert "Traceback" not in r.stderr
     finally:
         s.close()
@@ -112,3 +112,34 @@ def test_demo_runs_on_a_fresh_directory(tmp_path: Path) -> None:
     out = json.loads(r.stdout)
     assert out["counts"]["customers"] == 2146 + 7043
     assert out["example_timeline"]["entries"]
+
+
+@pytest.mark.slow
+def test_cli_goes_through_the_server_that_holds_the_store(tmp_path: Path) -> None:
+    pytest.importorskip("fastapi")
+    import socket
+    import time
+
+    assert gw("ingest", str(DATA / "telco-200.csv"), "--mapping", "telco", cwd=tmp_path).returncode == 0
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "COLUMNS": "200"}
+    env.pop("GOODWILL_STORE", None)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "goodwill", "serve", "--port", str(port)],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and not (tmp_path / ".goodwill" / "server.json").exists():
+            time.sleep(0.3)
+        st = gw("status", "--json", cwd=tmp_path)
+        assert st.returncode == 0, st.stderr
+        assert json.loads(st.stdout)["tables"]["subscriptions"] == 200
+        tl = gw("timeline", "telco:7590-VHVEG", "--json", cwd=tmp_path)
+        assert tl.returncode == 0, tl.stderr
+        assert "telco:7590-VHVEG" in tl.stdout
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

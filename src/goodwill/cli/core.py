@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.markup import escape
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from goodwill.cli.common import JsonOption, StoreOption, default_store, open_cli_store
-from goodwill.cli.output import console, emit_json, show_progress
-
+from goodwill.cli.output import console, dumps, emit_json, show_progress
+from goodwill.errors import StoreLockedError
 
 
 def register(app: typer.Typer) -> None:
@@ -103,25 +103,32 @@ def mappings(as_json: JsonOption = False) -> None:
 
 
 def status(store: StoreOption = default_store(), as_json: JsonOption = False) -> None:
-    """What is stored: rows per table, quarantined rows and recent ingests."""
-    with open_cli_store(store) as s:
-        counts = s.counts()
-        reasons = s.rows(
-            "SELECT reason, count(*) AS n FROM quarantine GROUP BY reason ORDER BY n DESC, reason LIMIT 5"
-        )
-        recent = s.rows(
-            "SELECT path, mapping, rows_read, rows_written, rows_quarantined, finished_at FROM ingest_log "
-            "ORDER BY finished_at DESC LIMIT 5"
-        )
-        people = s.scalar(
-            "SELECT count(*) FROM (SELECT DISTINCT coalesce(l.person_id, c.customer_id) AS p "
-            "FROM customers c LEFT JOIN customer_links l ON l.customer_id = c.customer_id) x"
-        )
-        info = {"store": store, "engine": s.engine, "schema_version": s.schema_version}
-    if as_json:
-        emit_json({**info, "tables": counts, "people": people, "quarantine_reasons": reasons, "recent_ingests": recent})
+    """What is stored: rows per table, quarantined rows and recent ingests.
+
+    While `goodwill serve` holds a DuckDB store, this asks the server instead.
+    """
+    try:
+        s = open_cli_store(store)
+    except StoreLockedError:
+        data = through_server("status", {}, store)
+        if as_json:
+            emit_json(data)
+        else:
+            _show_status(data)
         return
-    console.print(f"[bold]{store}[/] ({info['engine']}, schema version {info['schema_version']})")
+    from goodwill.store.status import store_status
+
+    with s:
+        data = store_status(s)
+    if as_json:
+        emit_json(data)
+        return
+    _show_status(data)
+
+
+def _show_status(data: dict[str, Any]) -> None:
+    counts, people = data["tables"], data["people"]
+    console.print(f"[bold]{escape(str(data['store']))}[/] ({data['engine']}, schema version {data['schema_version']})")
     t = Table("table", "rows", box=None)
     for name, n in counts.items():
         t.add_row(name, f"{n:,}")
@@ -129,9 +136,9 @@ def status(store: StoreOption = default_store(), as_json: JsonOption = False) ->
     console.print(f"{people:,} people after identity resolution.")
     if counts.get("quarantine"):
         console.print(f"[yellow]{counts['quarantine']:,} quarantined row(s)[/]; top reasons:")
-        for r in reasons:
+        for r in data["quarantine_reasons"]:
             console.print(f"  {r['n']:,} × {r['reason']}", markup=False)
-    for r in recent:
+    for r in data["recent_ingests"]:
         console.print(f"ingested {Path(r['path']).name} with {r['mapping']}: {r['rows_read']:,} rows read, {r['rows_quarantined']:,} quarantined", markup=False)
 
 
@@ -167,12 +174,32 @@ def timeline_cmd(
     """One person's facts from every function, in time order, with how their records were joined."""
     from goodwill.store.timeline import timeline
 
-    with open_cli_store(store) as s:
+    try:
+        s = open_cli_store(store)
+    except StoreLockedError:
+        data = through_server("timeline", {"customer_id": customer}, store)
+        if as_json:
+            emit_json(data)
+        else:
+            console.print_json(dumps(data))
+        return
+    with s:
         tl = timeline(s, customer, limit=limit)
     if as_json:
         emit_json(tl.to_dict())
         return
     render_timeline(tl)
+
+
+def through_server(command: str, args: dict[str, Any], store: str) -> dict[str, Any]:
+    """DuckDB lets one process hold the file: while `goodwill serve` holds it, ask the server."""
+    try:
+        from goodwill.serve.client import forward
+    except ImportError as exc:  # the serve extra is not installed, so no server can hold it
+        raise StoreLockedError(
+            f"The store {store} is open in another process.", hint="Stop that process and try again."
+        ) from exc
+    return forward(command, args, store)
 
 
 def render_timeline(tl: Any) -> None:

@@ -396,7 +396,11 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
     async def status(request: Request) -> Response:
         """Row counts per table (what `goodwill status` shows)."""
         who = need(request, "status")
-        return render(request, who, {"store": store.url, "engine": store.engine, "counts": store.counts()}, "whoami.html")
+        from goodwill.store.status import store_status
+
+        data = store_status(store)
+        data["counts"] = data["tables"]  # the page template's name for them
+        return render(request, who, data, "whoami.html")
 
     @app.post("/tokens", tags=["meta"], openapi_extra=_schema(TokenIn))
     async def tokens(request: Request) -> Response:
