@@ -107,11 +107,16 @@ def test_every_command_has_help() -> None:
 
 @pytest.mark.slow
 def test_demo_runs_on_a_fresh_directory(tmp_path: Path) -> None:
-    r = gw("demo", "--json", cwd=tmp_path)
+    r = gw("demo", "--json", "--no-serve", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["counts"]["customers"] == 2146 + 7043
     assert out["example_timeline"]["entries"]
+    # every capability ran on the demo data and answered
+    for step in ("enrich", "reasons", "promises", "goodwill", "silent", "fair-value", "vet-campaign", "report"):
+        assert any(k.split()[0] == step for k in out["steps"]), (step, list(out["steps"]))
+    assert out["counts"]["decisions"] > 0
+    assert (tmp_path / ".goodwill" / "demo-report.html").exists()
 
 
 @pytest.mark.slow

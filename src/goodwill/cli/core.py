@@ -232,13 +232,23 @@ def render_timeline(tl: Any) -> None:
 
 def demo(
     store: Annotated[str, typer.Option("--store", "-s", help="Where to build the demo store (it is rebuilt each time).")] = "",
+    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="End by serving the dashboard on the demo data.")] = True,
+    port: Annotated[int, typer.Option(help="Port for the dashboard.")] = 8765,
     as_json: JsonOption = False,
 ) -> None:
     """Build a demo store from the real public data that ships with goodwill, and show what it tells you.
 
-    Example: goodwill demo
+    It loads CFPB complaints (public domain) and IBM's Telco accounts (Apache-2.0), adds the
+    labelled simulated facts the guard needs (consents, contacts, vulnerability), then runs
+    each capability on them and serves the dashboard. Example: goodwill demo --no-serve
     """
-    from goodwill.demo.run import DEMO_STORE, example_customer, fresh_demo_store, load_demo_data
+    from goodwill.demo.run import (
+        DEMO_STORE,
+        demo_steps,
+        example_customer,
+        fresh_demo_store,
+        load_demo_data,
+    )
     from goodwill.store.timeline import timeline
 
     target = store or DEMO_STORE
@@ -252,15 +262,50 @@ def demo(
             for r in reports:
                 written = ", ".join(f"{n:,} {t}" for t, n in r.rows_written.items() if n)
                 console.print(f"Loaded {Path(r.path).name}: {written}.")
+        from goodwill.guard.simulate import simulate_company
+
+        sim = simulate_company(s)
+        out["simulated"] = sim.to_dict() if hasattr(sim, "to_dict") else str(sim)
+        if not as_json:
+            console.print(
+                "Added SIMULATED facts the public data lacks (consents, past contacts, vulnerability flags; "
+                "source='simulated') and inferred new-customer prices, for the guard."
+            )
         who = example_customer(s)
         tl = timeline(s, who)
         out["example_timeline"] = tl.to_dict()
-        out["counts"] = s.counts()
+        s.optimize()
+    if not as_json:
+        console.rule(f"One customer's timeline: goodwill timeline {who} --store {target}")
+        render_timeline(tl)
+    from goodwill.cli.app import app
+
+    out["steps"] = {}
+    for title, args in demo_steps(target, who):
         if not as_json:
-            console.rule(f"One customer's timeline: goodwill timeline {who} --store {target}")
-            render_timeline(tl)
+            console.rule(f"{title}: goodwill {' '.join(args)}")
+            app([*args], standalone_mode=False)
+            continue
+        import contextlib
+        import io
+        import json as _json
+
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            app([*args, "--json"], standalone_mode=False)
+        text = buf.getvalue().strip()
+        try:
+            out["steps"][args[0] + (" " + args[1] if len(args) > 1 and not args[1].startswith("-") else "")] = _json.loads(text)
+        except ValueError:
+            out["steps"][args[0]] = text
+    with open_cli_store(target) as s:
+        out["counts"] = s.counts()
     if as_json:
         emit_json(out)
         return
     console.rule("Next")
-    console.print(f"Explore it: goodwill status --store {target}; goodwill timeline CUSTOMER --store {target}")
+    console.print(f"Explore: goodwill status --store {target}; goodwill timeline CUSTOMER --store {target}; goodwill brief {who} --store {target}")
+    if serve:
+
+        console.print(f"Serving the dashboard on the demo data at http://127.0.0.1:{port} (Ctrl-C stops).")
+        app(["serve", "--store", target, "--port", str(port)], standalone_mode=False)

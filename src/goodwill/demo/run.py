@@ -64,3 +64,26 @@ def example_customer(store: Store) -> str:
     if row:
         return str(row[0]["customer_id"])
     return str(store.scalar("SELECT min(customer_id) FROM customers"))
+
+
+def demo_campaign_file() -> Path:
+    return Path(str(resources.files("goodwill.guard").joinpath("examples", "demo-campaign.jsonl")))
+
+
+def demo_steps(store: str, who: str) -> list[tuple[str, list[str]]]:
+    """The capabilities the demo shows, each as the command a person would type."""
+    from goodwill.guard.simulate import AS_OF
+
+    st = ["--store", store]
+    return [
+        ("What customers are telling us (sentiment, contact reasons)", ["enrich", *st]),
+        ("The reasons customers get in touch", ["reasons", "--top", "8", *st]),
+        ("The promise gap, worst first", ["promises", *st]),
+        ("What we owe one customer", ["promises", who, *st]),
+        ("The goodwill ledger by group", ["goodwill", *st]),
+        ("One customer's goodwill ledger", ["goodwill", who, *st]),
+        ("Who we let down and went quiet", ["silent", *st]),
+        ("Fair value and the loyalty penalty", ["fair-value", *st]),
+        ("Vetting a campaign before it goes out", ["vet-campaign", str(demo_campaign_file()), "--as-of", AS_OF.isoformat(), *st]),
+        ("The outcome report for the board", ["report", "--out", str(Path(store).with_name("demo-report.html")), *st]),
+    ]
