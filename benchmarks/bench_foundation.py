@@ -16,7 +16,6 @@ import datetime as dt
 import os
 import platform
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -29,11 +28,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from synth import MAPPING, write_interactions  # noqa: E402
-
-from goodwill.ingest import ingest_file, parse_mapping  # noqa: E402
-from goodwill.store import Store, open_store  # noqa: E402
-from goodwill.store.timeline import timeline  # noqa: E402
+from goodwill.ingest import ingest_file, parse_mapping
+from goodwill.store import Store, open_store
+from goodwill.store.timeline import timeline
+from synth import MAPPING, write_interactions
 
 PG = os.environ.get("GOODWILL_BENCH_PG", "postgresql://127.0.0.1:5432/test")
 UTC = dt.UTC

@@ -96,9 +96,9 @@ def test_strict_ingest_fails_on_quarantine(tmp_path: Path) -> None:
 
 
 def test_every_command_has_help() -> None:
-    from goodwill.cli.app import app
-
     import typer.main
+
+    from goodwill.cli.app import app
 
     group = typer.main.get_command(app)
     for name, cmd in group.commands.items():  # type: ignore[attr-defined]
