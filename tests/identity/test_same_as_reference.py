@@ -106,8 +106,10 @@ def records(draw: st.DrawFn) -> list[list[Row]]:
     n = draw(st.integers(2, 14))
     batches: list[list[Row]] = []
     for i in range(n):
-        kinds = draw(st.lists(st.sampled_from(sorted(VALUES)), min_size=1, max_size=4, unique=True))
-        rows = [(f"r{i:02d}", k, draw(st.sampled_from(VALUES[k])), draw(st.booleans())) for k in kinds]
+        # Several values of one kind on a record too: the evidence must name the same (smallest) one.
+        held = draw(st.lists(st.tuples(st.sampled_from(sorted(VALUES)), st.integers(0, 3)), min_size=1, max_size=5, unique=True))
+        values = sorted({(k, VALUES[k][j % len(VALUES[k])]) for k, j in held})
+        rows = [(f"r{i:02d}", k, v, draw(st.booleans())) for k, v in values]
         batch = draw(st.integers(0, 2))
         while len(batches) <= batch:
             batches.append([])
