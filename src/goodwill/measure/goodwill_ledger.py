@@ -281,91 +281,166 @@ def _values(kind: str, w: Weights) -> tuple[str, str, str]:
     return lit(kind + ":"), repr(float(amount)), lit(reason)
 
 
-def _promise_entries(
-    store: Store, w: Weights, now: dt.datetime, built: dt.datetime
-) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for status in ("kept", "kept_late", "broken", "overdue"):
-        kind = f"promise_{status}"
-        pre, amount, reason = _values(kind, w)
-        when = "s.kept_at" if status in ("kept", "kept_late") else "s.deadline"
-        out[kind] = store.execute(
-            _head(kind)
-            + f"SELECT {pre} || p.promise_id, p.customer_id, {when}, {lit(kind)}, {amount}, "
-            f"{reason} || ': ' || coalesce(p.description, p.action, ''), 'promises', p.promise_id, p.product, "
-            "s.status || CASE WHEN s.repeats > 0 THEN ' after ' || CAST(s.repeats AS TEXT) || ' repeat(s)' ELSE '' END "
-            "|| coalesce('; evidence ' || s.evidence_id, ''), ?, ? "
-            "FROM promise_status s JOIN promises p ON p.promise_id = s.promise_id "
-            f"WHERE s.status = {lit(status)} AND p.customer_id IS NOT NULL AND {when} <= ?",
-            [w.version, built, now],
+@dataclass(frozen=True)
+class _Kind:
+    """One kind in a one-pass insert: its condition, time and reason, as SQL over the source."""
+
+    kind: str
+    cond: str
+    when: str
+    reason: str  # SQL after the weight's reason literal, e.g. "|| ': ' || c.outcome"
+    params: tuple[Any, ...] = ()
+    scale: str = ""  # SQL after the weight's amount, e.g. " * 3"
+
+
+def _insert_kinds(
+    store: Store,
+    w: Weights,
+    built: dt.datetime,
+    kinds: Sequence[_Kind],
+    *,
+    source: str,
+    where: str,
+    params: Sequence[Any],
+    customer: str,
+    fact_table: str,
+    fact_id: str,
+    product: str,
+    detail: str,
+) -> list[str]:
+    """Write the entries of several kinds from one scan of their source.
+
+    The source rows are crossed with the kinds' names and each pair kept when that kind's
+    condition holds, so a fact yields exactly the entries the per-kind statements wrote (one per
+    kind it meets), with one read of the tables instead of one per kind. Returns the kinds; their
+    counts are taken once the whole ledger is written.
+    """
+
+    def by_kind(expr: Any) -> str:
+        return (
+            "CASE k.kind " + " ".join(f"WHEN {lit(k.kind)} THEN {expr(k)}" for k in kinds) + " END"
         )
-    return out
 
-
-def _complaint_entries(
-    store: Store, w: Weights, now: dt.datetime, built: dt.datetime
-) -> dict[str, int]:
-    r = w.rules
-    out: dict[str, int] = {}
-    base = (
-        "FROM cases c WHERE c.kind = 'complaint' AND c.customer_id IS NOT NULL AND c.opened_at <= ?"
-    )
-    detail = "coalesce(c.issue, '') || coalesce(' / ' || c.outcome, '')"
-    pre, amount, reason = _values("complaint_made", w)
-    out["complaint_made"] = store.execute(
+    names = ", ".join(f"({lit(k.kind)})" for k in kinds)
+    conds = " OR ".join(f"(k.kind = {lit(k.kind)} AND {k.cond})" for k in kinds)
+    sql = (
         _head("")
-        + f"SELECT {pre} || c.case_id, c.customer_id, c.opened_at, 'complaint_made', {amount}, "
-        f"{reason} || coalesce(': ' || c.issue, ''), 'cases', c.case_id, c.product, {detail}, ?, ? {base}",
-        [w.version, built, now],
+        + f"SELECT k.kind || ':' || {fact_id}, {customer}, {by_kind(lambda k: k.when)}, k.kind, "
+        f"{by_kind(lambda k: repr(float(w.amount(k.kind))) + k.scale)}, "
+        f"{by_kind(lambda k: lit(w.reason(k.kind)) + ' ' + k.reason)}, {lit(fact_table)}, {fact_id}, "
+        f"{product}, {detail}, ?, ? FROM {source} CROSS JOIN (VALUES {names}) k(kind) "
+        f"WHERE {where} AND ({conds})"
     )
+    store.execute(sql, [w.version, built, *params, *(p for k in kinds for p in k.params)])
+    return [k.kind for k in kinds]
+
+
+def _promise_entries(store: Store, w: Weights, now: dt.datetime, built: dt.datetime) -> list[str]:
+    kinds = []
+    for status in ("kept", "kept_late", "broken", "overdue"):
+        when = "s.kept_at" if status in ("kept", "kept_late") else "s.deadline"
+        kinds.append(
+            _Kind(
+                f"promise_{status}",
+                f"s.status = {lit(status)} AND {when} <= ?",
+                when,
+                "|| ': ' || coalesce(p.description, p.action, '')",
+                (now,),
+            )
+        )
+    return _insert_kinds(
+        store,
+        w,
+        built,
+        kinds,
+        source="promise_status s JOIN promises p ON p.promise_id = s.promise_id",
+        where="p.customer_id IS NOT NULL",
+        params=(),
+        customer="p.customer_id",
+        fact_table="promises",
+        fact_id="p.promise_id",
+        product="p.product",
+        detail="s.status || CASE WHEN s.repeats > 0 THEN ' after ' || CAST(s.repeats AS TEXT) || ' repeat(s)' ELSE '' END "
+        "|| coalesce('; evidence ' || s.evidence_id, '')",
+    )
+
+
+def _complaint_entries(store: Store, w: Weights, now: dt.datetime, built: dt.datetime) -> list[str]:
+    r = w.rules
     closed_when = "coalesce(c.closed_at, c.opened_at)"
+    kinds = [_Kind("complaint_made", "1 = 1", "c.opened_at", "|| coalesce(': ' || c.issue, '')")]
     for kind, outcomes in (
         ("complaint_resolved", r["relief_outcomes"]),
         ("complaint_explained", r["explained_outcomes"]),
         ("complaint_unresolved", r["unresolved_outcomes"]),
     ):
-        pre, amount, reason = _values(kind, w)
-        out[kind] = store.execute(
-            _head(kind)
-            + f"SELECT {pre} || c.case_id, c.customer_id, {closed_when}, {lit(kind)}, {amount}, "
-            f"{reason} || coalesce(': ' || c.outcome, ''), 'cases', c.case_id, c.product, {detail}, ?, ? "
-            f"{base} AND coalesce(c.status, 'closed') <> 'open' AND c.outcome IN {in_list(outcomes)} "
-            f"AND {closed_when} <= ?",
-            [w.version, built, now, now],
+        kinds.append(
+            _Kind(
+                kind,
+                f"coalesce(c.status, 'closed') <> 'open' AND c.outcome IN {in_list(outcomes)} "
+                f"AND {closed_when} <= ?",
+                closed_when,
+                "|| coalesce(': ' || c.outcome, '')",
+                (now,),
+            )
         )
-    pre, amount, reason = _values("complaint_open", w)
     days = int(r["complaint_open_days"])
-    out["complaint_open"] = store.execute(
-        _head("")
-        + f"SELECT {pre} || c.case_id, c.customer_id, c.opened_at + INTERVAL '{days} days', "
-        f"'complaint_open', {amount}, {reason} || ' for over {days} days', 'cases', c.case_id, c.product, "
-        f"{detail}, ?, ? {base} AND (c.status = 'open' OR (c.closed_at IS NOT NULL AND c.closed_at > ?)) "
-        f"AND c.opened_at + INTERVAL '{days} days' <= ?",
-        [w.version, built, now, now, now],
-    )
-    return out
-
-
-def _review_entries(
-    store: Store, w: Weights, now: dt.datetime, built: dt.datetime
-) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for kind, cond in (
-        ("review_good", f"e.value >= {float(w.rules['review_good_at_least'])}"),
-        ("review_bad", f"e.value <= {float(w.rules['review_bad_at_most'])}"),
-    ):
-        pre, amount, reason = _values(kind, w)
-        out[kind] = store.execute(
-            _head(kind)
-            + f"SELECT {pre} || e.event_id, e.customer_id, e.occurred_at, {lit(kind)}, {amount}, "
-            f"{reason} || ' (' || CAST(e.value AS TEXT) || ')', 'events', e.event_id, c.product, "
-            "'score ' || CAST(e.value AS TEXT), ?, ? "
-            "FROM events e LEFT JOIN cases c ON c.case_id = e.case_id "
-            f"WHERE e.kind = 'reviewed' AND e.value IS NOT NULL AND {cond} AND e.customer_id IS NOT NULL "
-            "AND e.occurred_at <= ?",
-            [w.version, built, now],
+    open_when = f"c.opened_at + INTERVAL '{days} days'"
+    kinds.append(
+        _Kind(
+            "complaint_open",
+            f"(c.status = 'open' OR (c.closed_at IS NOT NULL AND c.closed_at > ?)) AND {open_when} <= ?",
+            open_when,
+            f"|| ' for over {days} days'",
+            (now, now),
         )
-    return out
+    )
+    return _insert_kinds(
+        store,
+        w,
+        built,
+        kinds,
+        source="cases c",
+        where="c.kind = 'complaint' AND c.customer_id IS NOT NULL AND c.opened_at <= ?",
+        params=(now,),
+        customer="c.customer_id",
+        fact_table="cases",
+        fact_id="c.case_id",
+        product="c.product",
+        detail="coalesce(c.issue, '') || coalesce(' / ' || c.outcome, '')",
+    )
+
+
+def _review_entries(store: Store, w: Weights, now: dt.datetime, built: dt.datetime) -> list[str]:
+    reason = "|| ' (' || CAST(e.value AS TEXT) || ')'"
+    kinds = [
+        _Kind(
+            "review_good",
+            f"e.value >= {float(w.rules['review_good_at_least'])}",
+            "e.occurred_at",
+            reason,
+        ),
+        _Kind(
+            "review_bad",
+            f"e.value <= {float(w.rules['review_bad_at_most'])}",
+            "e.occurred_at",
+            reason,
+        ),
+    ]
+    return _insert_kinds(
+        store,
+        w,
+        built,
+        kinds,
+        source="events e LEFT JOIN cases c ON c.case_id = e.case_id",
+        where="e.kind = 'reviewed' AND e.value IS NOT NULL AND e.customer_id IS NOT NULL AND e.occurred_at <= ?",
+        params=(now,),
+        customer="e.customer_id",
+        fact_table="events",
+        fact_id="e.event_id",
+        product="c.product",
+        detail="'score ' || CAST(e.value AS TEXT)",
+    )
 
 
 def _repeat_entries(
@@ -395,33 +470,37 @@ def _repeat_entries(
     return {"repeat_contact": store.execute(sql, [w.version, built, now])}
 
 
-def _sentiment_entries(
-    store: Store, w: Weights, now: dt.datetime, built: dt.datetime
-) -> dict[str, int]:
+def _sentiment_entries(store: Store, w: Weights, now: dt.datetime, built: dt.datetime) -> list[str]:
     r = w.rules
-    out: dict[str, int] = {}
     strong, neg, pos = (
         float(r["strongly_negative_below"]),
         float(r["negative_below"]),
         float(r["positive_above"]),
     )
-    for kind, cond in (
-        ("strongly_negative_contact", f"en.sentiment_score < {strong}"),
-        ("negative_contact", f"en.sentiment_score >= {strong} AND en.sentiment_score < {neg}"),
-        ("positive_contact", f"en.sentiment_score > {pos}"),
-    ):
-        pre, amount, reason = _values(kind, w)
-        out[kind] = store.execute(
-            _head(kind)
-            + f"SELECT {pre} || i.interaction_id, i.customer_id, i.occurred_at, {lit(kind)}, {amount}, "
-            f"{reason}, 'interactions', i.interaction_id, i.product, "
-            "'sentiment ' || CAST(round(CAST(en.sentiment_score AS NUMERIC), 2) AS TEXT) || coalesce(' by ' || en.sentiment_model, ''), ?, ? "
-            "FROM interactions i JOIN enrichments en ON en.interaction_id = i.interaction_id "
-            f"WHERE i.direction = 'inbound' AND i.customer_id IS NOT NULL AND en.sentiment_score IS NOT NULL AND {cond} "
-            "AND i.occurred_at <= ?",
-            [w.version, built, now],
+    kinds = [
+        _Kind(kind, cond, "i.occurred_at", "")
+        for kind, cond in (
+            ("strongly_negative_contact", f"en.sentiment_score < {strong}"),
+            ("negative_contact", f"en.sentiment_score >= {strong} AND en.sentiment_score < {neg}"),
+            ("positive_contact", f"en.sentiment_score > {pos}"),
         )
-    return out
+    ]
+    return _insert_kinds(
+        store,
+        w,
+        built,
+        kinds,
+        source="interactions i JOIN enrichments en ON en.interaction_id = i.interaction_id",
+        where="i.direction = 'inbound' AND i.customer_id IS NOT NULL AND en.sentiment_score IS NOT NULL "
+        "AND i.occurred_at <= ?",
+        params=(now,),
+        customer="i.customer_id",
+        fact_table="interactions",
+        fact_id="i.interaction_id",
+        product="i.product",
+        detail="'sentiment ' || CAST(round(CAST(en.sentiment_score AS NUMERIC), 2) AS TEXT) "
+        "|| coalesce(' by ' || en.sentiment_model, '')",
+    )
 
 
 def _unwanted_entries(
@@ -504,37 +583,63 @@ def _dark_entries(store: Store, w: Weights, now: dt.datetime, built: dt.datetime
     return {"dark_pattern": store.execute(sql, [w.version, built, now])}
 
 
-def _price_entries(store: Store, w: Weights, built: dt.datetime) -> dict[str, int]:
+def _price_entries(store: Store, w: Weights, built: dt.datetime) -> list[str]:
     r = w.rules
     tol, step, cap = (
         float(r["fair_tolerance_percent"]),
         float(r["penalty_step_percent"]),
         int(r["penalty_max_steps"]),
     )
-    out: dict[str, int] = {}
-    pre, amount, reason = _values("fair_price", w)
-    detail = (
-        "'pays ' || CAST(round(CAST(f.price AS NUMERIC), 2) AS TEXT) || ' against ' || "
-        "CAST(round(CAST(f.reference_price AS NUMERIC), 2) AS TEXT) || ' (' || f.reference_basis || ')'"
-    )
-    out["fair_price"] = store.execute(
-        _head("")
-        + f"SELECT {pre} || f.subscription_id, f.customer_id, f.as_of, 'fair_price', {amount}, {reason}, "
-        f"'fair_value', f.subscription_id, f.product, {detail}, ?, ? FROM fair_value f "
-        f"WHERE f.reference_price IS NOT NULL AND f.penalty_pct <= {tol}",
-        [w.version, built],
-    )
-    pre, amount, reason = _values("loyalty_penalty", w)
     steps = f"least({cap}, CAST(ceil(f.penalty_pct / {step}) AS INTEGER))"
-    out["loyalty_penalty"] = store.execute(
-        _head("")
-        + f"SELECT {pre} || f.subscription_id, f.customer_id, f.as_of, 'loyalty_penalty', "
-        f"{amount} * {steps}, {reason} || ' (+' || CAST(round(CAST(f.penalty_pct AS NUMERIC), 1) AS TEXT) || '%)', "
-        f"'fair_value', f.subscription_id, f.product, {detail}, ?, ? FROM fair_value f "
-        f"WHERE f.reference_price IS NOT NULL AND f.penalty_pct > {tol}",
-        [w.version, built],
+    kinds = [
+        _Kind("fair_price", f"f.penalty_pct <= {tol}", "f.as_of", ""),
+        _Kind(
+            "loyalty_penalty",
+            f"f.penalty_pct > {tol}",
+            "f.as_of",
+            "|| ' (+' || CAST(round(CAST(f.penalty_pct AS NUMERIC), 1) AS TEXT) || '%)'",
+            scale=f" * {steps}",
+        ),
+    ]
+    return _insert_kinds(
+        store,
+        w,
+        built,
+        kinds,
+        source="fair_value f",
+        where="f.reference_price IS NOT NULL",
+        params=(),
+        customer="f.customer_id",
+        fact_table="fair_value",
+        fact_id="f.subscription_id",
+        product="f.product",
+        detail="'pays ' || CAST(round(CAST(f.price AS NUMERIC), 2) AS TEXT) || ' against ' || "
+        "CAST(round(CAST(f.reference_price AS NUMERIC), 2) AS TEXT) || ' (' || f.reference_basis || ')'",
     )
-    return out
+
+
+# The order in which the ledger reports its kinds (the order they are written in).
+_KIND_ORDER = (
+    "promise_kept",
+    "promise_kept_late",
+    "promise_broken",
+    "promise_overdue",
+    "complaint_made",
+    "complaint_resolved",
+    "complaint_explained",
+    "complaint_unresolved",
+    "complaint_open",
+    "review_good",
+    "review_bad",
+    "repeat_contact",
+    "strongly_negative_contact",
+    "negative_contact",
+    "positive_contact",
+    "unwanted_contact",
+    "dark_pattern",
+    "fair_price",
+    "loyalty_penalty",
+)
 
 
 def build_goodwill(
@@ -559,20 +664,21 @@ def build_goodwill(
     inbound_texts = has_rows(store, "interactions", "direction = 'inbound' AND text IS NOT NULL")
     if lint_copy and has_rows(store, "interactions", "direction = 'outbound' AND text IS NOT NULL"):
         rep.texts_linted = lint_outbound_copy(store)
+    later: list[str] = []  # kinds written in one pass with others: counted once at the end
     with store.transaction():
         store.execute("DELETE FROM goodwill_entries")
         if has_rows(store, "promise_status"):
-            rep.by_kind.update(_promise_entries(store, w, now, built))
+            later += _promise_entries(store, w, now, built)
         elif has_rows(store, "promises"):
             rep.missing.append(
                 "promises: the promise ledger has not been built, so no promise is counted "
                 "(run `goodwill promises --refresh`)"
             )
-        rep.by_kind.update(_complaint_entries(store, w, now, built))
-        rep.by_kind.update(_review_entries(store, w, now, built))
+        later += _complaint_entries(store, w, now, built)
+        later += _review_entries(store, w, now, built)
         rep.by_kind.update(_repeat_entries(store, w, now, built, enriched))
         if enriched:
-            rep.by_kind.update(_sentiment_entries(store, w, now, built))
+            later += _sentiment_entries(store, w, now, built)
         elif inbound_texts:
             rep.missing.append(
                 "sentiment: customers' texts have not been enriched, so no message counts as happy or "
@@ -582,11 +688,20 @@ def build_goodwill(
         if store.table_exists("copy_lint"):
             rep.by_kind.update(_dark_entries(store, w, now, built))
         if has_rows(store, "fair_value"):
-            rep.by_kind.update(_price_entries(store, w, built))
+            later += _price_entries(store, w, built)
         elif has_rows(store, "subscriptions"):
             rep.missing.append(
                 "price: fair value has not been computed, so no price is counted (run `goodwill fair-value`)"
             )
+        counts = {
+            r["kind"]: int(r["n"])
+            for r in store.rows(
+                f"SELECT kind, count(*) AS n FROM goodwill_entries WHERE kind IN {in_list(later)} GROUP BY kind"
+            )
+        }
+    order = [*later, *rep.by_kind]
+    rep.by_kind.update({k: counts.get(k, 0) for k in later})
+    rep.by_kind = {k: rep.by_kind[k] for k in _KIND_ORDER if k in order}
     store.set_meta("goodwill_ledger_as_of", now.isoformat())
     store.set_meta("goodwill_ledger_version", w.version)
     store.set_meta("goodwill_ledger_missing", "\n".join(rep.missing))
