@@ -76,7 +76,6 @@ class Settings:
     cache_ttl_s: float = 15.0
     now: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
     guard_pack: str | None = None
-    goodwill: Callable[[Store, str, list[str], dt.datetime], dict[str, Any] | None] | None = None
 
 
 # -- JSON --------------------------------------------------------------------------------
@@ -219,7 +218,7 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
     policy: Policy = load_policy(cfg.policy_path)
     secret = cfg.secret or server_secret(store)
     guard = Guard(store, cfg.guard_pack)
-    brief_ctx = BriefContext(store, guard, goodwill=cfg.goodwill)
+    brief_ctx = BriefContext(store, guard)
     cache = _Cache(cfg.cache_ttl_s)
     here = resources.files("goodwill.serve")
     # Starlette turns autoescaping on for .html templates.

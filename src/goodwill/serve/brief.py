@@ -4,25 +4,34 @@ Open problems, promises owed (overdue first), what the customer told us recently
 how they felt, their goodwill balance and its trend, what not to do to them now (the
 guard's answer to the usual outbound actions, nothing recorded) and what would help.
 
-The hot path is one :meth:`Store.person_facts` query (every row about the person),
-one point read of their promises' status in the ledger, and the guard's own facts
-read; contact-reason labels come from a small in-process cache.
+The hot path is ONE :meth:`Store.person_facts` read of the tables the brief uses, plus a
+point read of the person's promises in the promise ledger when they have any. Everything
+else derives from those rows in Python: the guard's facts (the same
+:class:`~goodwill.guard.PersonFacts` its own query would build, checked in a test), the
+goodwill balance (the same sum as :func:`goodwill.measure.goodwill_ledger.customer_ledger`),
+consents and fair value. What is per store rather than per person (which tables exist,
+contact-reason labels, plans, ledger dates, weights) is cached on the :class:`BriefContext`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from goodwill.errors import NotFoundError
-from goodwill.guard import Action, Guard
-from goodwill.guard.facts import person_facts as guard_facts
+from goodwill.guard import Action, Guard, PersonFacts
+from goodwill.guard.facts import ConsentEvent, Contact, Subscription
+from goodwill.measure import fair_value as _fair_value  # noqa: F401  (registers the table person_facts reads)
+from goodwill.measure import goodwill_ledger as _ledger
 from goodwill.store import Store
 
-__all__ = ["PROBES", "BriefContext", "build_brief"]
+__all__ = ["BRIEF_TABLES", "PROBES", "BriefContext", "build_brief", "guard_facts"]
+
+V = TypeVar("V")
 
 # The outbound actions a company most often takes unasked: the guard's verdict on each
 # is "what not to do to them now". (kind, channel, purpose, what a person reads)
@@ -32,46 +41,113 @@ PROBES: tuple[tuple[str, str, str, str], ...] = (
     ("offer", "sms", "marketing", "an offer by text message"),
     ("message", "email", "marketing", "a marketing e-mail"),
 )
+# The fact tables a brief reads. Every other table with a customer column (identifiers,
+# actions, decisions, rectifications, runaround cases...) costs a branch of the query and
+# shows nowhere in the brief; decisions alone grow with every campaign vetted.
+BRIEF_TABLES = (
+    "customers",
+    "interactions",
+    "cases",
+    "promises",
+    "events",
+    "subscriptions",
+    "consents",
+    "enrichments",
+    "text_spans",
+    "goodwill_entries",
+    "fair_value",
+)
 # Rules whose reason states a sensitive fact: the reason moves under that field class's key
 # (redacted for roles that may not see it) and a neutral line stands in its place.
 SENSITIVE_RULES = {"vulnerable_care": ("vulnerability", "Needs extra care first: route it to a trained colleague.")}
 _ORDER = {"overdue": 0, "open": 1, "broken": 2, "kept_late": 3, "kept": 4, "repeat": 5}
 _OWED = ("overdue", "open", "broken")
 RECENT = 5
+TREND_DAYS = 90
+FAR = dt.datetime.max.replace(tzinfo=dt.UTC)
+
+
+@dataclass
+class _Cached:
+    ttl: float
+    value: Any = None
+    at: float = -1e18
+
+    def get(self, make: Callable[[], V]) -> V:
+        if time.monotonic() - self.at > self.ttl:
+            self.value, self.at = make(), time.monotonic()
+        return self.value
 
 
 @dataclass
 class BriefContext:
-    """What a brief needs besides the store, built once per server (not per request)."""
+    """What a brief needs besides the store, built once per server (not per request).
+
+    Per-store facts are cached for ``ttl_s`` seconds, so a ledger or enrichment built while
+    the server runs shows within that time; per-person facts are never cached.
+    """
 
     store: Store
     guard: Guard
-    reason_ttl_s: float = 60.0
-    goodwill: Callable[[Store, str, list[str], dt.datetime], dict[str, Any] | None] | None = None
-    _labels: dict[int, str] = field(default_factory=dict)
-    _labels_at: float = -1e9
+    ttl_s: float = 60.0
+    _cache: dict[str, _Cached] = field(default_factory=dict)
+
+    def cached(self, key: str, make: Callable[[], V]) -> V:
+        c = self._cache.get(key)
+        if c is None:
+            c = self._cache[key] = _Cached(self.ttl_s)
+        return c.get(make)
+
+    def has(self, table: str) -> bool:
+        # The guard's table memory: a table seen stays known; a missing one is looked for again later.
+        return self.guard.tables.has(table)
+
+    def tables(self) -> list[str]:
+        return [t for t in BRIEF_TABLES if self.has(t)]
 
     def reason_labels(self) -> dict[int, str]:
-        if time.monotonic() - self._labels_at > self.reason_ttl_s:
-            labels: dict[int, str] = {}
-            if self.store.table_exists("reasons"):
-                for r in self.store.rows("SELECT reason_id, label FROM reasons"):
-                    labels[int(r["reason_id"])] = str(r["label"] or f"reason {r['reason_id']}")
-            self._labels, self._labels_at = labels, time.monotonic()
-        return self._labels
+        def make() -> dict[int, str]:
+            if not self.has("reasons"):
+                return {}
+            return {
+                int(r["reason_id"]): str(r["label"] or f"reason {r['reason_id']}")
+                for r in self.store.rows("SELECT reason_id, label FROM reasons")
+            }
+
+        return self.cached("reasons", make)
+
+    def plans(self) -> dict[str, tuple[float | None, str | None]]:
+        """plan_id -> (new-customer price, channel): what the guard joins to a subscription."""
+
+        def make() -> dict[str, tuple[float | None, str | None]]:
+            if not self.has("plans"):
+                return {}
+            return {
+                str(r["plan_id"]): (None if r["p"] is None else float(r["p"]), r["channel"])
+                for r in self.store.rows("SELECT plan_id, new_customer_price AS p, channel FROM plans")
+            }
+
+        return self.cached("plans", make)
+
+    def meta(self) -> dict[str, str | None]:
+        keys = ("goodwill_ledger_as_of", "goodwill_ledger_version", "goodwill_ledger_missing", "fair_value_as_of")
+        return self.cached("meta", lambda: {k: self.store.get_meta(k) for k in keys})
+
+    def weights(self) -> _ledger.Weights:
+        return self.cached("weights", _ledger.load_weights)
 
 
 def _days(a: dt.datetime | None, b: dt.datetime) -> int | None:
     return None if a is None else (b - a).days
 
 
-def _statuses(store: Store, promise_ids: list[str]) -> dict[str, dict[str, Any]]:
-    if not promise_ids or not store.table_exists("promise_status"):
+def _statuses(ctx: BriefContext, promise_ids: list[str]) -> dict[str, dict[str, Any]]:
+    if not promise_ids or not ctx.has("promise_status"):
         return {}
     marks = ", ".join("?" for _ in promise_ids)
     return {
         r["promise_id"]: r
-        for r in store.rows(
+        for r in ctx.store.rows(
             "SELECT promise_id, status, deadline, kept_at, late_days, repeats, rule "
             f"FROM promise_status WHERE promise_id IN ({marks})",
             promise_ids,
@@ -79,15 +155,17 @@ def _statuses(store: Store, promise_ids: list[str]) -> dict[str, dict[str, Any]]
     }
 
 
+def _kept_refs(facts: dict[str, list[dict[str, Any]]]) -> set[str]:
+    return {str(e["ref"]) for e in facts.get("events", []) if e.get("ref") is not None}
+
+
 def _promises(
-    store: Store, facts: dict[str, list[dict[str, Any]]], now: dt.datetime
+    facts: dict[str, list[dict[str, Any]]], status: dict[str, dict[str, Any]], now: dt.datetime
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
     rows = facts.get("promises", [])
-    status = _statuses(store, [r["promise_id"] for r in rows])
-    kept_refs = {e.get("ref") for e in facts.get("events", []) if e.get("ref")}
+    kept_refs = _kept_refs(facts)
     owed: list[dict[str, Any]] = []
     counts: dict[str, int] = {}
-    far = dt.datetime.max.replace(tzinfo=dt.UTC)
     for p in rows:
         s = status.get(p["promise_id"])
         if s is not None:
@@ -121,7 +199,7 @@ def _promises(
                 "decided_by": (s or {}).get("rule") or "due date (no ledger built)",
             }
         )
-    owed.sort(key=lambda r: (_ORDER.get(r["status"], 9), r["deadline"] or far, r["promise_id"]))
+    owed.sort(key=lambda r: (_ORDER.get(r["status"], 9), r["deadline"] or FAR, r["promise_id"]))
     return owed, counts
 
 
@@ -143,8 +221,7 @@ def _open_problems(facts: dict[str, list[dict[str, Any]]], now: dt.datetime) -> 
                 "company": c.get("company"),
             }
         )
-    far = dt.datetime.max.replace(tzinfo=dt.UTC)
-    out.sort(key=lambda c: (c["opened_at"] or far, c["case_id"]))
+    out.sort(key=lambda c: (c["opened_at"] or FAR, c["case_id"]))
     return out
 
 
@@ -201,8 +278,82 @@ def _recent(
     return recent, feeling
 
 
-def _do_not(ctx: BriefContext, customer_id: str, now: dt.datetime) -> list[dict[str, Any]]:
-    facts = guard_facts(ctx.store, customer_id, as_of=now, contact_days=ctx.guard.contact_days)
+def _outcome(attrs: Any) -> str | None:
+    # attrs is JSON: an object once a row comes back through to_json/row_to_json, text otherwise.
+    if isinstance(attrs, str):
+        try:
+            attrs = json.loads(attrs)
+        except json.JSONDecodeError:
+            return None
+    if isinstance(attrs, dict) and attrs.get("outcome") is not None:
+        return str(attrs["outcome"])
+    return None
+
+
+def guard_facts(
+    ctx: BriefContext,
+    customer_id: str,
+    ids: list[str],
+    facts: dict[str, list[dict[str, Any]]],
+    status: dict[str, dict[str, Any]],
+    now: dt.datetime,
+) -> PersonFacts:
+    """The guard's :class:`PersonFacts` built from rows the brief already read, with the same
+    meaning as :func:`goodwill.guard.facts.person_facts` gives them (a test holds the two equal)."""
+    person = customer_id
+    for link in facts.get("customer_links", []):
+        if link.get("customer_id") == customer_id and link.get("person_id"):
+            person = str(link["person_id"])
+    f = PersonFacts(person, tuple(sorted(ids)))
+    for c in facts.get("customers", []):
+        f.known = True
+        f.vulnerable = f.vulnerable or bool(c.get("vulnerable"))
+        f.age_band = f.age_band or c.get("age_band")
+        f.region = f.region or c.get("region")
+        f.segment = f.segment or c.get("segment")
+    f.open_complaints = sorted(
+        str(c["case_id"]) for c in facts.get("cases", []) if c.get("status") == "open" and c.get("kind") == "complaint"
+    )
+    kept = _kept_refs(facts)
+    overdue = []
+    for p in facts.get("promises", []):
+        pid, s = p["promise_id"], status.get(p["promise_id"])
+        if s is not None:
+            late = s["status"] == "overdue" or (s["status"] == "open" and s["deadline"] is not None and s["deadline"] < now)
+        else:
+            late = p.get("due_at") is not None and p["due_at"] < now and pid not in kept
+        if late:
+            overdue.append(str(pid))
+    f.overdue_promises = sorted(overdue)
+    f.consents = sorted(
+        (
+            ConsentEvent(c["purpose"], c.get("channel") or "any", c["state"], c["recorded_at"], c["consent_id"], c.get("source"))
+            for c in facts.get("consents", [])
+        ),
+        key=lambda c: (c.recorded_at, c.consent_id),
+    )
+    plans = ctx.plans() if facts.get("subscriptions") else {}
+    f.subscriptions = sorted(
+        (
+            Subscription(
+                s["subscription_id"], s.get("plan_id"), s.get("channel"), s.get("product"), s.get("price"),
+                s.get("new_customer_price"), *plans.get(str(s.get("plan_id")), (None, None)), s.get("ends_at"),
+                s.get("status"),
+            )
+            for s in facts.get("subscriptions", [])
+        ),
+        key=lambda s: s.subscription_id,
+    )
+    since = now - dt.timedelta(days=ctx.guard.contact_days)
+    f.contacts = [
+        Contact(i["occurred_at"], i.get("channel"), i.get("function"), _outcome(i.get("attrs")))
+        for i in facts.get("interactions", [])
+        if i.get("direction") == "outbound" and i.get("occurred_at") is not None and i["occurred_at"] >= since
+    ]
+    return f
+
+
+def _do_not(ctx: BriefContext, customer_id: str, facts: PersonFacts, now: dt.datetime) -> list[dict[str, Any]]:
     out = []
     for kind, channel, purpose, words in PROBES:
         action = Action(customer_id=customer_id, kind=kind, action_id=f"probe:{kind}:{channel}", purpose=purpose, channel=channel)
@@ -229,8 +380,30 @@ def _reason(rule: str, reason: str, basis: str) -> dict[str, Any]:
     return {"rule": rule, "reason": reason, "basis": basis}
 
 
-def _loyalty(facts: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+def _loyalty(ctx: BriefContext, facts: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Subscriptions on which they pay more than a new customer would: fair value's verdict
+    (what `goodwill fair-value` lists, beyond the weights' tolerance) once it has been computed,
+    else the new-customer price recorded on the subscription."""
     out = []
+    if ctx.meta().get("fair_value_as_of") is not None and ctx.has("fair_value"):
+        tol = float(ctx.weights().rules["fair_tolerance_percent"])
+        for f in sorted(facts.get("fair_value", []), key=lambda r: r["subscription_id"]):
+            if f.get("verdict") != "penalty" or f.get("penalty_pct") is None or f["penalty_pct"] <= tol:
+                continue
+            out.append(
+                {
+                    "subscription_id": f["subscription_id"],
+                    "product": f.get("product") or f.get("plan_id"),
+                    "price": f.get("price"),
+                    "new_customer_price": f.get("reference_price"),
+                    "over": f["price"] - f["reference_price"],
+                    "over_pct": f["penalty_pct"],
+                    "annual_penalty": f.get("annual_penalty"),
+                    "basis": f.get("reference_basis"),
+                    "currency": None,
+                }
+            )
+        return out
     for s in facts.get("subscriptions", []):
         price, new = s.get("price"), s.get("new_customer_price")
         if s.get("status") not in (None, "active") or price is None or new is None or price <= new:
@@ -242,10 +415,50 @@ def _loyalty(facts: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
                 "price": price,
                 "new_customer_price": new,
                 "over": price - new,
+                "over_pct": 100.0 * (price - new) / new if new else None,
+                "annual_penalty": None,
+                "basis": "declared: subscriptions.new_customer_price (fair value not computed)",
                 "currency": s.get("currency"),
             }
         )
     return out
+
+
+def _goodwill(ctx: BriefContext, facts: dict[str, list[dict[str, Any]]], now: dt.datetime) -> dict[str, Any] | None:
+    """The person's goodwill account, summed as :func:`goodwill_ledger.customer_ledger` sums it,
+    with its trend over the last ``TREND_DAYS`` days before the ledger's date."""
+    meta = ctx.meta()
+    if meta.get("goodwill_ledger_as_of") is None or not ctx.has("goodwill_entries"):
+        return None
+    entries = sorted(facts.get("goodwill_entries", []), key=lambda e: (e["occurred_at"] or FAR, e["entry_id"]))
+    as_of = min(now, dt.datetime.fromisoformat(str(meta["goodwill_ledger_as_of"])))
+    since = as_of - dt.timedelta(days=TREND_DAYS)
+    running = 0.0
+    months: dict[str, float] = {}
+    for e in entries:
+        running += float(e["amount"])
+        if e["occurred_at"] is not None:
+            months[e["occurred_at"].strftime("%Y-%m")] = running
+    recent = sum(float(e["amount"]) for e in entries if e["occurred_at"] is not None and e["occurred_at"] > since)
+    direction = "rising" if recent > 0 else "falling" if recent < 0 else "steady"
+    latest = sorted(entries, key=lambda e: (e["occurred_at"] or FAR, e["entry_id"]), reverse=True)[:RECENT]
+    return {
+        "balance": running,
+        "deposits": sum(float(e["amount"]) for e in entries if e["amount"] > 0),
+        "withdrawals": sum(float(e["amount"]) for e in entries if e["amount"] < 0),
+        "entries": len(entries),
+        "trend": f"{direction} ({recent:+.1f} in the {TREND_DAYS} days to {as_of:%d %b %Y})",
+        "trend_direction": direction,
+        "trend_change": recent,
+        "balance_before": running - recent,
+        "by_month": [{"month": m, "balance": b} for m, b in months.items()],
+        "latest": [
+            {k: e.get(k) for k in ("occurred_at", "kind", "amount", "reason", "fact_table", "fact_id")} for e in latest
+        ],
+        "as_of": meta["goodwill_ledger_as_of"],
+        "rules_version": meta.get("goodwill_ledger_version"),
+        "missing": [m for m in (meta.get("goodwill_ledger_missing") or "").split("\n") if m],
+    }
 
 
 def _would_help(
@@ -300,8 +513,7 @@ def _would_help(
 def build_brief(ctx: BriefContext, customer_id: str, *, now: dt.datetime | None = None) -> dict[str, Any]:
     """The brief for the person ``customer_id`` belongs to."""
     now = now or dt.datetime.now(dt.UTC)
-    store = ctx.store
-    ids, facts = store.person_facts(customer_id)
+    ids, facts = ctx.store.person_facts(customer_id, ctx.tables())
     if not facts or (set(facts) <= {"customer_links"}):
         raise NotFoundError(
             f"goodwill holds nothing about a customer {customer_id!r}.",
@@ -309,15 +521,15 @@ def build_brief(ctx: BriefContext, customer_id: str, *, now: dt.datetime | None 
         )
     customers = facts.get("customers", [])
     first = customers[0] if customers else {}
-    owed, promise_counts = _promises(store, facts, now)
+    status = _statuses(ctx, [r["promise_id"] for r in facts.get("promises", [])])
+    owed, promise_counts = _promises(facts, status, now)
     problems = _open_problems(facts, now)
     recent, feeling = _recent(facts, ctx.reason_labels())
-    loyalty = _loyalty(facts)
+    loyalty = _loyalty(ctx, facts)
     consents = sorted(facts.get("consents", []), key=lambda c: (c["recorded_at"], c["consent_id"]))
     latest: dict[tuple[str, str], dict[str, Any]] = {}
     for c in consents:
         latest[(c["purpose"], c.get("channel") or "any")] = c
-    goodwill = ctx.goodwill(store, customer_id, ids, now) if ctx.goodwill else None
     return {
         "customer_id": customer_id,
         "customer_ids": ids,
@@ -334,8 +546,8 @@ def build_brief(ctx: BriefContext, customer_id: str, *, now: dt.datetime | None 
         "promise_record": promise_counts,
         "recent": recent,
         "feeling": feeling,
-        "goodwill": goodwill,
-        "do_not": _do_not(ctx, customer_id, now),
+        "goodwill": _goodwill(ctx, facts, now),
+        "do_not": _do_not(ctx, customer_id, guard_facts(ctx, customer_id, ids, facts, status, now), now),
         "would_help": _would_help(problems, owed, recent, loyalty, facts),
         "loyalty_penalty": loyalty,
         "consents": [

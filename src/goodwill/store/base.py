@@ -175,13 +175,22 @@ class Store(abc.ABC):
     # An engine's expression for one row of alias ``x`` as JSON text.
     row_json_sql = "to_json(x)"
 
-    def person_facts(self, customer_id: str) -> tuple[list[str], dict[str, list[dict[str, Any]]]]:
+    def person_facts(
+        self, customer_id: str, tables: Sequence[str] | None = None
+    ) -> tuple[list[str], dict[str, list[dict[str, Any]]]]:
         """Every row about the person ``customer_id`` belongs to, in ONE query (the hot path
         behind the brief and the timeline): the person's records via customer_links, then each
-        fact table's rows as JSON, typed back with the schema."""
+        fact table's rows as JSON, typed back with the schema.
+
+        ``tables`` limits the read to those fact tables (each branch of the query costs time,
+        and a caller such as the brief needs only some); ``customer_links`` rows come back
+        whenever that table exists, since they say who the person is."""
+        wanted = None if tables is None else set(tables)
         branches = []
         for t in TABLES.values():
-            if t.customer_column is None or not self.table_exists(t.name):
+            if t.customer_column is None or (wanted is not None and t.name not in wanted):
+                continue
+            if not self.table_exists(t.name):
                 continue
             branches.append(
                 f"SELECT '{t.name}' AS t, {self.row_json_sql} AS j FROM {t.name} x "
@@ -199,6 +208,8 @@ class Store(abc.ABC):
                 " UNION SELECT l2.customer_id FROM customer_links l1 JOIN customer_links l2 "
                 "ON l2.person_id = l1.person_id WHERE l1.customer_id = ?"
             )
+        if not branches:
+            return [customer_id], {}
         sql = f"WITH ids AS ({ids_sql}) " + " UNION ALL ".join(branches)
         params = [customer_id, customer_id] if links else [customer_id]
         out: dict[str, list[dict[str, Any]]] = {}
