@@ -5,7 +5,9 @@ a customer's contacts. Per case, from the interactions in order: inbound contact
 (the handling function changed between contacts, or a different team answered), channel
 switches by the customer, contacts after the case was closed (reopens), and the time from
 first contact to resolution. The effort score weighs these by ``effort`` in
-``goodwill_weights.yaml``; the path lists every step as ``channel/function``.
+``goodwill_weights.yaml``; the path lists every step as ``channel/function``. The path is
+built when cases are read (worst_cases, customer_effort, case_paths), for those cases only:
+building it for every case was an ordered aggregate over all contacts, most of the build's cost.
 
 Conflicting answers are not measured: telling that two replies contradict each other needs
 reading them, which the understand layer does not yet do. Reopens are the nearest fact.
