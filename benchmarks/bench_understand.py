@@ -14,6 +14,7 @@ import argparse
 import os
 import resource
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -40,6 +41,11 @@ def say(line: str = "") -> None:
 
 def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def cpu_s() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 # -- redaction --------------------------------------------------------------------------
@@ -138,22 +144,52 @@ def bench_sentiment(emb_model: OnnxMiniLM) -> None:
     rows.append(("always 'negative'", ["negative"] * len(texts), 0.0))
     t = time.perf_counter()
     emb = emb_model.embed(texts)
-    head = HeadSentiment().score(texts, emb).label.to_pylist()
-    rows.append(("MiniLM int8 + logistic regression (ours)", head, time.perf_counter() - t))
+    head = HeadSentiment()
+    pred = head.score(texts, emb).label.to_pylist()
+    rows.append((f"MiniLM int8 + logistic regression ({head.name}, ours)", pred, time.perf_counter() - t))
+    classes = ["negative", "neutral", "positive"]
+    counts = ", ".join(f"{c} {int((truth == c).sum()):,}" for c in classes)
     say(f"{len(df):,} tweets after dropping duplicate ids; 80/20 stratified split (seed 13); "
-        f"the head was trained on the 80% only; scored here on the held-out {len(texts):,}.")
+        f"the head was trained on the 80% only; scored here on the held-out {len(texts):,} ({counts}).")
     say("")
-    say("| model | accuracy | macro-F1 | time (s, incl. embedding) |")
-    say("|---|---|---|---|")
-    for name, pred, sec in rows:
-        say(f"| {name} | {accuracy_score(truth, pred):.3f} | {f1_score(truth, pred, average='macro'):.3f} | {sec:.1f} |")
+    say("| model | accuracy | macro-F1 | F1 negative | F1 neutral | F1 positive | time (s, incl. embedding) |")
+    say("|---|---|---|---|---|---|---|")
+    for name, p, sec in rows:
+        per = f1_score(truth, p, labels=classes, average=None, zero_division=0)
+        say(f"| {name} | {accuracy_score(truth, p):.3f} | {f1_score(truth, p, average='macro', zero_division=0):.3f} | "
+            + " | ".join(f"{v:.3f}" for v in per) + f" | {sec:.1f} |")
+    say("")
+    for name, p, _ in rows[:1] + rows[2:]:
+        say(f"{name}: predicted " + ", ".join(f"{c} {p.count(c):,}" for c in classes) + ".")
     say("")
 
 
 # -- contact reasons ----------------------------------------------------------------------
 
 
-def bench_reasons(emb_model: OnnxMiniLM, quick: bool) -> None:
+def _bertopic(python: Path, texts: list[str], emb: np.ndarray, work: Path) -> dict[str, object] | None:
+    import json
+    import subprocess
+
+    (work / "texts.json").write_text(json.dumps(texts))
+    np.save(work / "emb.npy", emb)
+    out = work / "bertopic.json"
+    t = time.perf_counter()
+    res = subprocess.run(
+        [str(python), str(REPO / "benchmarks" / "understand_bertopic.py"), str(work / "texts.json"),
+         str(work / "emb.npy"), str(out)],
+        capture_output=True, text=True, check=False,
+    )
+    wall = time.perf_counter() - t
+    if res.returncode != 0:
+        say(f"BERTopic failed to run: {res.stderr.strip().splitlines()[-1:]}")
+        return None
+    got: dict[str, object] = json.loads(out.read_text())
+    got["process_seconds"] = wall
+    return got
+
+
+def bench_reasons(emb_model: OnnxMiniLM, quick: bool, bertopic_python: Path | None, work: Path) -> None:
     from sklearn.cluster import KMeans
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
@@ -165,74 +201,178 @@ def bench_reasons(emb_model: OnnxMiniLM, quick: bool) -> None:
         df = df.sample(2000, random_state=3).reset_index(drop=True)
     texts = df["Consumer complaint narrative"].tolist()
     issue = df["Issue"].to_numpy()
-    t = time.perf_counter()
+    n_issue = len(set(issue))
+    k_rule = default_k(len(texts))
+    load = os.getloadavg()[0]
+    t, c = time.perf_counter(), cpu_s()
     emb = emb_model.embed(texts)
-    t_embed = time.perf_counter() - t
-    results = []
-    for k in (default_k(len(texts)), len(set(issue))):
+    t_embed, c_embed = time.perf_counter() - t, cpu_s() - c
+    results: list[tuple[str, np.ndarray, float]] = []
+    for k in (k_rule, n_issue):
         t = time.perf_counter()
         model = fit_reasons(emb, texts, k=k, seed=0, embedder=emb_model.name)
         ids, _ = model.assign(emb)
         sec = time.perf_counter() - t
-        results.append((f"ours: MiniLM int8 + spherical k-means, k={k}" + (" (rule)" if k == default_k(len(texts)) else " (= #Issues)"),
-                        ids, (ids < 0).mean(), sec, t_embed))
+        tag = "(the rule)" if k == k_rule else "(= #Issues)"
+        results.append((f"goodwill: spherical k-means, k={k} {tag}", ids, sec))
         again = fit_reasons(emb, texts, k=k, seed=0, embedder=emb_model.name).assign(emb)[0]
         assert np.array_equal(ids, again), "fit is not reproducible"
     t = time.perf_counter()
     x = TfidfVectorizer(stop_words="english", min_df=2, sublinear_tf=True).fit_transform(texts)
-    km = KMeans(n_clusters=len(set(issue)), n_init=1, random_state=0).fit(x)
-    results.append((f"TF-IDF + k-means, k={len(set(issue))} (baseline)", km.labels_, 0.0, time.perf_counter() - t, 0.0))
-    say(f"{len(texts):,} narratives{' (quick: a random 2,000)' if quick else ''}, "
-        f"{len(set(issue))} distinct `Issue` labels. Unassigned texts count as one extra cluster in NMI/ARI. "
-        f"Embedding time is shared by both MiniLM rows ({t_embed:.0f}s, {len(texts) / t_embed:.0f} texts/s).")
+    t_vec = time.perf_counter() - t
+    for k in (n_issue, k_rule):
+        t = time.perf_counter()
+        km = KMeans(n_clusters=k, n_init=1, random_state=0).fit(x)
+        results.append((f"TF-IDF + k-means, k={k} (baseline)", km.labels_, t_vec + time.perf_counter() - t))
+    bt = None
+    if bertopic_python is not None and bertopic_python.exists():
+        bt = _bertopic(bertopic_python, texts, emb, work)
+        if bt is not None:
+            for i, fit in enumerate(bt["fits"]):  # type: ignore[attr-defined]
+                which = "first fit in a fresh process (numba JIT)" if i == 0 else "second fit, warm"
+                results.append((f"BERTopic {bt['version']} defaults, {which}", np.array(fit["topics"]), fit["seconds"]))
+    say(f"{len(texts):,} narratives{' (quick: a random 2,000)' if quick else ''}, {n_issue} distinct `Issue` "
+        "labels. Every MiniLM row uses the same embeddings (goodwill's shipped int8 MiniLM, computed once "
+        f"in this run: {t_embed:.0f} s wall, {len(texts) / t_embed:.1f} texts/s, {c_embed:.0f} CPU-s; "
+        f"load average {load:.1f} at the start). Unassigned texts (goodwill's outliers, BERTopic's topic -1) "
+        "count as one extra cluster in NMI and ARI; 'NMI assigned' scores only the assigned texts. "
+        "Times exclude the shared embedding and include TF-IDF vectorising for the baselines.")
     say("")
-    say("| method | NMI | ARI | unassigned | fit+assign (s) | embedding (s) |")
-    say("|---|---|---|---|---|---|")
-    for name, lab, un, sec, emb_s in results:
-        say(f"| {name} | {normalized_mutual_info_score(issue, lab):.3f} | {adjusted_rand_score(issue, lab):.3f} | "
-            f"{un:.1%} | {sec:.1f} | {emb_s:.0f} |")
-    say("| BERTopic 0.17.4 defaults (external reference, STACK.md, not run here) | 0.31–0.34 | 0.02–0.11 | 34–42% | 46–54 first fit, 14 warm | same embeddings |")
+    say("| method | clusters | NMI | ARI | NMI assigned | unassigned | time (s) |")
+    say("|---|---|---|---|---|---|---|")
+    for name, lab, sec in results:
+        out = lab < 0
+        nmi_a = normalized_mutual_info_score(issue[~out], lab[~out]) if (~out).any() else float("nan")
+        n_clusters = len(set(lab[~out].tolist()))
+        say(f"| {name} | {n_clusters} | {normalized_mutual_info_score(issue, lab):.3f} | "
+            f"{adjusted_rand_score(issue, lab):.3f} | {nmi_a:.3f} | {out.mean():.1%} | {sec:.1f} |")
     say("")
-    say("BERTopic is not installed in this run (it pulls torch through sentence-transformers); "
-        "its row is the figure measured on the same 7,293 texts in STACK.md, not a same-run number.")
+    if bt is not None:
+        say(f"BERTopic ran in a separate venv ({bertopic_python}) on the same texts and embeddings, in a fresh "
+            f"process: import {bt['import_seconds']:.1f} s, whole process {bt['process_seconds']:.1f} s "
+            "(import, both fits, writing the result).")
+    else:
+        say("BERTopic did not run in this session; STACK.md's figures (NMI 0.31–0.34, ARI 0.02–0.11, "
+            "34–42% outliers, first fit 46–54 s) are an external reference only.")
     say("")
 
 
 # -- throughput ---------------------------------------------------------------------------
 
 
-def bench_throughput(emb_model: OnnxMiniLM, quick: bool) -> None:
+def short_texts() -> list[str]:
+    tweets = pd.read_csv(DATA / "airline-sentiment" / "Tweets.csv.gz")["text"].tolist()
+    twcs = pd.read_csv(DATA / "twcs" / "twcs-complete-threads.csv.gz", dtype=str, keep_default_na=False)["text"]
+    return tweets + [t for t in twcs.tolist() if t]
+
+
+def long_texts() -> list[str]:
+    cf = pd.read_csv(DATA / "cfpb-complaints" / "complaints-with-narratives.csv.gz", dtype=str, keep_default_na=False)
+    return cf["Consumer complaint narrative"].tolist()
+
+
+def throughput_one(emb_model: OnnxMiniLM, corpus: str, n: int) -> None:
+    """One corpus in this process (so its peak RSS is its own); prints one table row."""
+    col = short_texts() if corpus == "short" else long_texts()
+    items = (col * (n // len(col) + 1))[:n]
+    head = HeadSentiment()
+    rng = np.random.default_rng(0)
+    fit_sample = [col[i] for i in rng.choice(len(col), min(1000, len(col)), replace=False)]
+    model = fit_reasons(emb_model.embed(fit_sample), fit_sample, seed=0)
+    tokens = [len(x) for x in emb_model.encode_ids(col)]
+    times = dict.fromkeys(("redact", "embed", "sentiment", "assign"), 0.0)
+    loads = [os.getloadavg()[0]]
+    t_all, c_all = time.perf_counter(), cpu_s()
+    for lo in range(0, n, 2048):
+        arr = pa.array(items[lo : lo + 2048])
+        t = time.perf_counter()
+        red = redact_array(arr)
+        times["redact"] += time.perf_counter() - t
+        t = time.perf_counter()
+        e = emb_model.embed(red)
+        times["embed"] += time.perf_counter() - t
+        t = time.perf_counter()
+        head.score(red, e)
+        times["sentiment"] += time.perf_counter() - t
+        t = time.perf_counter()
+        model.assign(e)
+        times["assign"] += time.perf_counter() - t
+        if lo % (2048 * 10) == 0:
+            loads.append(os.getloadavg()[0])
+    total, cpu = time.perf_counter() - t_all, cpu_s() - c_all
+    loads.append(os.getloadavg()[0])
+    shares = " | ".join(f"{times[k] / total:.1%}" for k in times)
+    name = "short (airline + TWCS tweets)" if corpus == "short" else "long (CFPB narratives)"
+    print(f"| {name} | {n:,} | {np.median(tokens):.0f} | {n / total:.0f} | {2 * n / cpu:.0f} | {shares} | "
+          f"{rss_mb():.0f} | {min(loads):.1f}–{max(loads):.1f} |", flush=True)
+
+
+def bench_throughput(args: argparse.Namespace) -> None:
+    import subprocess
+
     say("## Whole pipeline throughput (redact + embed + sentiment + assign)")
     say("")
-    tweets = pd.read_csv(DATA / "airline-sentiment" / "Tweets.csv.gz")["text"].tolist()
-    cf = pd.read_csv(DATA / "cfpb-complaints" / "complaints-with-narratives.csv.gz", dtype=str,
-                     keep_default_na=False)["Consumer complaint narrative"].tolist()
-    head = HeadSentiment()
-    say("| texts | count | texts/s | redact | embed | sentiment | assign | peak RSS (MB) |")
-    say("|---|---|---|---|---|---|---|---|")
-    for name, col, n in (("tweets", tweets, 3000 if quick else 100_000), ("CFPB narratives", cf, 500 if quick else 100_000)):
-        items = (col * (n // len(col) + 1))[:n]
-        fit_emb = emb_model.embed(items[:300])
-        model = fit_reasons(fit_emb, items[:300], k=10, seed=0)
-        times = dict.fromkeys(("redact", "embed", "sentiment", "assign"), 0.0)
-        t_all = time.perf_counter()
-        for lo in range(0, n, 2048):
-            arr = pa.array(items[lo : lo + 2048])
-            t = time.perf_counter()
-            red = redact_array(arr)
-            times["redact"] += time.perf_counter() - t
-            t = time.perf_counter()
-            e = emb_model.embed(red)
-            times["embed"] += time.perf_counter() - t
-            t = time.perf_counter()
-            head.score(red, e)
-            times["sentiment"] += time.perf_counter() - t
-            t = time.perf_counter()
-            model.assign(e)
-            times["assign"] += time.perf_counter() - t
-        total = time.perf_counter() - t_all
-        shares = " | ".join(f"{times[k] / total:.1%}" for k in times)
-        say(f"| {name} | {n:,} | {n / total:.0f} | {shares} | {rss_mb():.0f} |")
+    say(f"Each corpus runs in its own process (peak RSS is that process's), texts repeated to the count, "
+        f"batches of 2,048 (redact_array on the batch, then embed, head sentiment, nearest-reason). "
+        f"The reason model (k by the rule) is fitted first on 1,000 texts of the corpus, outside the timing. "
+        f"onnxruntime threads: {args.threads or 'default'}. 'texts/s per 2 CPU' is count / (process CPU "
+        "seconds / 2): what two whole cores would give if this process had them, an estimate for a "
+        "machine shared with other work, not a measurement.")
+    say("")
+    say("| texts | count | median tokens | texts/s (wall) | texts/s per 2 CPU (est.) | redact | embed | "
+        "sentiment | assign | peak RSS (MB) | load average |")
+    say("|---|---|---|---|---|---|---|---|---|---|---|")
+    counts = {"short": args.count_short, "long": args.count_long}
+    for corpus in ("short", "long"):
+        cmd = [sys.executable, __file__, "--only", "throughput-one", "--corpus", corpus, "--count",
+               str(counts[corpus])]
+        if args.threads:
+            cmd += ["--threads", str(args.threads)]
+        res = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        say(res.stdout.strip().splitlines()[-1])
+    say("")
+
+
+# -- expectation and effort spans ---------------------------------------------------------
+
+SPAN_LABELS = REPO / "tests" / "data" / "understand" / "span_labels.csv"
+SPAN_KINDS = ("expectation", "repeat_contact", "effort")
+
+
+def span_texts(labels: pd.DataFrame) -> list[str]:
+    """The labelled texts: CFPB narratives are in the label file; tweets come from GOODWILL_DATA."""
+    tweets = pd.read_csv(DATA / "airline-sentiment" / "Tweets.csv.gz", dtype={"tweet_id": str})
+    by_id = dict(zip(tweets["tweet_id"], tweets["text"], strict=True))
+    return [t if src == "cfpb" else by_id[i] for src, i, t in zip(labels["source"], labels["id"], labels["text"], strict=True)]
+
+
+def bench_spans() -> None:
+    from goodwill.understand.spans import KeywordSpanTagger, PatternSpanTagger
+
+    say("## Expectation and effort spans (hand-labelled)")
+    say("")
+    labels = pd.read_csv(SPAN_LABELS, dtype=str, keep_default_na=False)
+    texts = span_texts(labels)
+    truth = {k: labels[k].astype(int).to_numpy() == 1 for k in SPAN_KINDS}
+    say(f"{len(labels)} texts ({(labels['source'] == 'cfpb').sum()} CFPB narratives cut to 1,500 characters, "
+        f"{(labels['source'] == 'airline').sum()} airline tweets), sampled with a fixed seed and labelled by one "
+        "annotator for the presence of each kind (see tests/data/understand/README.md). A text counts as "
+        "found for a kind when the tagger puts at least one span of that kind in it.")
+    say("")
+    say("| kind | texts with it | tagger | precision | recall | F1 |")
+    say("|---|---|---|---|---|---|")
+    for k in SPAN_KINDS:
+        for tagger in (PatternSpanTagger(), KeywordSpanTagger()):
+            found = tagger.tag(texts)
+            hit = np.zeros(len(texts), dtype=bool)
+            hit[[r for r, kind in zip(found.row, found.kind, strict=True) if kind == k]] = True
+            tp = int((hit & truth[k]).sum())
+            prec = tp / max(1, int(hit.sum()))
+            rec = tp / max(1, int(truth[k].sum()))
+            f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+            base = " (baseline)" if isinstance(tagger, KeywordSpanTagger) else ""
+            say(f"| {k} | {int(truth[k].sum())} | {tagger.name}{base} | {prec:.2f} ({tp}/{int(hit.sum())}) | "
+                f"{rec:.2f} | {f1:.2f} |")
     say("")
 
 
@@ -240,24 +380,42 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out", type=Path)
-    ap.add_argument("--only", choices=["redaction", "sentiment", "reasons", "throughput"])
+    ap.add_argument("--only", choices=["redaction", "sentiment", "reasons", "throughput", "throughput-one", "spans"])
+    ap.add_argument("--threads", type=int, help="onnxruntime intra-op threads (default: onnxruntime's)")
+    ap.add_argument("--bertopic-python", type=Path, default=Path("/tmp/btvenv/bin/python"),
+                    help="python of a venv with bertopic (see benchmarks/understand_bertopic.py)")
+    ap.add_argument("--count-short", type=int, help="texts for the short-text throughput (default 100,000)")
+    ap.add_argument("--count-long", type=int, help="texts for the long-text throughput (default 100,000)")
+    ap.add_argument("--corpus", choices=["short", "long"], help=argparse.SUPPRESS)
+    ap.add_argument("--count", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if not DATA.exists():
         print(f"shared data not found at {DATA} (set GOODWILL_DATA)", file=sys.stderr)
         return 2
-    emb = OnnxMiniLM()
-    say(f"Command: `.venv/bin/python benchmarks/bench_understand.py{' --quick' if args.quick else ''}`; "
-        f"onnxruntime threads: default; CPUs: {os.cpu_count()}.")
+    emb = OnnxMiniLM(threads=args.threads)
+    if args.only == "throughput-one":
+        throughput_one(emb, args.corpus, args.count)
+        return 0
+    args.count_short = args.count_short or (3000 if args.quick else 100_000)
+    args.count_long = args.count_long or (500 if args.quick else 100_000)
+    cmd = " ".join(sys.argv[1:])
+    say(f"Command: `.venv/bin/python benchmarks/bench_understand.py {cmd}`; CPUs: {os.cpu_count()}; "
+        f"load average at the start: {' / '.join(f'{x:.1f}' for x in os.getloadavg())} (1/5/15 min); "
+        f"date {time.strftime('%Y-%m-%d %H:%M')}.")
     say("")
+    work = Path(tempfile.mkdtemp(prefix="gw-bench-understand-"))
     steps = {
         "redaction": lambda: bench_redaction(args.quick),
         "sentiment": lambda: bench_sentiment(emb),
-        "reasons": lambda: bench_reasons(emb, args.quick),
-        "throughput": lambda: bench_throughput(emb, args.quick),
+        "reasons": lambda: bench_reasons(emb, args.quick, args.bertopic_python, work),
+        "throughput": lambda: bench_throughput(args),
+        "spans": lambda: bench_spans(),
     }
     for name, fn in steps.items():
         if args.only in (None, name):
             fn()
+            say(f"(load average after this section: {os.getloadavg()[0]:.1f})")
+            say("")
     if args.out:
         args.out.write_text("\n".join(LINES) + "\n")
     return 0
