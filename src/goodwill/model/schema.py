@@ -336,6 +336,7 @@ CUSTOMER_LINKS = Table(
     "customer_id; a person is every customer_id linked to one person_id, so unmerging restores both exactly.",
     customer_column=None,
     internal=True,
+    sort_key=("customer_id",),
 )
 
 QUARANTINE = Table(

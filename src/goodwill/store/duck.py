@@ -28,6 +28,11 @@ from goodwill.store.base import Params, Store, has_repeats
 from goodwill.store.ddl import META_DDL, create_table_sql
 
 _LOCK_PID = re.compile(r"\(PID (\d+)\)")
+CATALOG = "gw"
+# Point reads (timeline, brief, guard) scan one row group per table they touch. DuckDB's
+# default of 122,880 rows made a ten-table read 27 ms; 16,384 made it 11 ms on the same quiet
+# 2 cores, with no change to a full-table aggregate, for ~1.8x the file size (measured).
+ROW_GROUP_SIZE = 16_384
 
 
 def _translate(exc: Exception, path: str) -> Exception:
@@ -67,16 +72,29 @@ class DuckDBStore(Store):
                     f"The folder {parent} does not exist.",
                     hint="Create it first, or run `goodwill init` in the folder you want.",
                 )
-        try:
-            self.con = duckdb.connect(path, read_only=read_only)
-        except duckdb.Error as exc:
-            raise _translate(exc, path) from exc
         self.read_only = read_only
+        self.row_group_size = int(os.environ.get("GOODWILL_DUCKDB_ROW_GROUP_SIZE", ROW_GROUP_SIZE))
         self._known: set[str] = set()
+        self.con = self._connect()
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        """Attach the file (rather than open it as the main database) to choose its row-group size."""
+        con = duckdb.connect(":memory:")
+        opts = [f"ROW_GROUP_SIZE {self.row_group_size}"]
+        if self.read_only:
+            opts.append("READ_ONLY")
+        target = self.path.replace("'", "''")
+        try:
+            con.execute(f"ATTACH '{target}' AS {CATALOG} ({', '.join(opts)})")
+            con.execute(f"USE {CATALOG}")
+        except duckdb.Error as exc:
+            con.close()
+            raise _translate(exc, self.path) from exc
         threads = os.environ.get("GOODWILL_DUCKDB_THREADS")
         if threads:
             # DuckDB sizes its pool from the machine's cores, not the process's CPU affinity.
-            self.con.execute(f"SET threads = {int(threads)}")
+            con.execute(f"SET threads = {int(threads)}")
+        return con
 
     def close(self) -> None:
         with self._lock, contextlib.suppress(duckdb.Error):
@@ -86,7 +104,8 @@ class DuckDBStore(Store):
         if name in self._known:
             return True
         rows = self.con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_schema = 'main'",
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ? AND table_schema = 'main' "
+            "AND table_catalog = current_database()",
             [name],
         ).fetchall()
         exists = bool(rows and rows[0][0])
@@ -143,6 +162,7 @@ class DuckDBStore(Store):
     def scan(self, sql: str, params: Params = None, *, batch_size: int = 65_536) -> Iterator[pa.RecordBatch]:
         # A cursor of its own, so the scan can be read while the store is used for writes.
         cur = self.con.cursor()
+        cur.execute(f"USE {CATALOG}")  # a cursor starts in the in-memory catalog
         try:
             rel = cur.sql(sql, params=list(params) if params is not None else None)
             if rel is not None:
@@ -212,10 +232,9 @@ class DuckDBStore(Store):
             fresh = target.with_name(target.name + ".gw-compact")
             for p in (fresh, Path(str(fresh) + ".wal")):
                 p.unlink(missing_ok=True)
-            db = self.con.execute("SELECT current_database()").fetchall()[0][0]
-            self.con.execute(f"ATTACH '{fresh}' AS gw_compact")
+            self.con.execute(f"ATTACH '{fresh}' AS gw_compact (ROW_GROUP_SIZE {self.row_group_size})")
             try:
-                self.con.execute(f'COPY FROM DATABASE "{db}" TO gw_compact')
+                self.con.execute(f'COPY FROM DATABASE "{CATALOG}" TO gw_compact')
             finally:
                 self.con.execute("DETACH gw_compact")
             with open(fresh, "rb+") as fh:
@@ -229,8 +248,8 @@ class DuckDBStore(Store):
             finally:
                 os.close(dir_fd)
             try:
-                self.con = duckdb.connect(self.path)
-            except duckdb.Error as exc:
+                self.con = self._connect()
+            except StoreError as exc:
                 raise StoreError(f"Could not reopen {self.path} after compaction: {exc}") from exc
             self._known.clear()
 
