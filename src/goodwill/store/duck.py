@@ -197,7 +197,7 @@ class DuckDBStore(Store):
             finally:
                 self.con.unregister("_gw_batch")
 
-    def optimize(self, tables: list[str] | None = None) -> None:
+    def optimize(self, tables: Sequence[str] | None = None) -> None:
         names = tables or [t for t in TABLES if self.table_exists(t)]
         with self._lock:
             for name in names:

@@ -122,11 +122,11 @@ class PostgresStore(Store):
         if self.table_exists(table.name):
             return
         with self._lock:
-            self.con.execute(create_table_sql(table, "postgres", primary_key=True))  # type: ignore[arg-type]
+            self.con.execute(create_table_sql(table, "postgres", primary_key=True))
             for c in table.columns:
                 if c.lookup:
                     self.con.execute(
-                        f"CREATE INDEX IF NOT EXISTS {table.name}_{c.name}_idx ON {table.name} ({c.name})"  # type: ignore[arg-type]
+                        f"CREATE INDEX IF NOT EXISTS {table.name}_{c.name}_idx ON {table.name} ({c.name})"
                     )
         self._known.add(table.name)
 
@@ -136,7 +136,7 @@ class PostgresStore(Store):
     def execute(self, sql: str, params: Params = None) -> int:
         with self._lock:
             try:
-                cur = self.con.execute(_qmarks_to_pyformat(sql, params), list(params) if params else None)  # type: ignore[call-overload]
+                cur = self.con.execute(_qmarks_to_pyformat(sql, params), list(params) if params else None)
                 return cur.rowcount if cur.rowcount is not None else -1
             except psycopg.Error as exc:
                 raise _pg_error(exc, self.dsn) from exc
@@ -157,13 +157,13 @@ class PostgresStore(Store):
     def _fetch_arrow(self, cur: Any) -> pa.Table:
         names = [d.name for d in cur.description] if cur.description else []
         rows = cur.fetchall()
-        cols = list(zip(*rows, strict=False)) if rows else [[] for _ in names]
+        cols: list[tuple[Any, ...]] = list(zip(*rows, strict=False)) if rows else [() for _ in names]
         return pa.table({n: pa.array(list(c)) for n, c in zip(names, cols, strict=False)}) if names else pa.table({})
 
     def query(self, sql: str, params: Params = None) -> pa.Table:
         with self._lock:
             try:
-                cur = self.con.execute(_qmarks_to_pyformat(sql, params), list(params) if params else None)  # type: ignore[call-overload]
+                cur = self.con.execute(_qmarks_to_pyformat(sql, params), list(params) if params else None)
                 return self._fetch_arrow(cur)
             except psycopg.Error as exc:
                 raise _pg_error(exc, self.dsn) from exc
@@ -173,7 +173,7 @@ class PostgresStore(Store):
         with psycopg.connect(self.dsn) as con:
             con.execute(f'SET search_path TO "{self.schema}"')
             with con.cursor(name="gw_scan") as cur:
-                cur.execute(_qmarks_to_pyformat(sql, params), list(params) if params else None)  # type: ignore[call-overload]
+                cur.execute(_qmarks_to_pyformat(sql, params), list(params) if params else None)
                 names = [d.name for d in cur.description] if cur.description else []
                 while True:
                     rows = cur.fetchmany(batch_size)
@@ -191,8 +191,8 @@ class PostgresStore(Store):
         with self._lock:
             try:
                 with self.con.transaction():
-                    self.con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {tmp} (LIKE {table.name}) ON COMMIT DELETE ROWS")  # type: ignore[arg-type]
-                    with self.con.cursor().copy(f"COPY {tmp} ({cols}) FROM STDIN WITH (FORMAT csv)") as cp:  # type: ignore[arg-type]
+                    self.con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {tmp} (LIKE {table.name}) ON COMMIT DELETE ROWS")
+                    with self.con.cursor().copy(f"COPY {tmp} ({cols}) FROM STDIN WITH (FORMAT csv)") as cp:
                         cp.write(payload)
                     pk = ", ".join(table.primary_key)
                     if dedupe:
@@ -204,12 +204,12 @@ class PostgresStore(Store):
                         )
                     else:
                         sql = f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {tmp}"
-                    cur = self.con.execute(sql)  # type: ignore[arg-type]
+                    cur = self.con.execute(sql)
                     return cur.rowcount
             except psycopg.Error as exc:
                 raise _pg_error(exc, self.dsn) from exc
 
-    def optimize(self, tables: list[str] | None = None) -> None:
+    def optimize(self, tables: Sequence[str] | None = None) -> None:
         with self._lock:
             self.con.execute("ANALYZE")
 
@@ -218,7 +218,7 @@ class PostgresStore(Store):
         names = [t for t in (tables or list(self.counts())) if self.table_exists(t)]
         with self._lock:
             for name in sorted(set(names)):
-                self.con.execute(f'VACUUM FULL "{check_identifier(name)}"')  # type: ignore[arg-type]
+                self.con.execute(f'VACUUM FULL "{check_identifier(name)}"')
             with contextlib.suppress(psycopg.Error):
                 # Flushes the rewritten tables and unlinks the old files; needs pg_checkpoint.
                 self.con.execute("CHECKPOINT")
