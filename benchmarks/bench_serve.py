@@ -2,11 +2,15 @@
 
     .venv/bin/python benchmarks/bench_serve.py            # 1,000,000 customers / 10,000,000 interactions
     .venv/bin/python benchmarks/bench_serve.py --quick    # 100,000 / 1,000,000
+    .venv/bin/python benchmarks/bench_serve.py --store X  # an existing store (e.g. the demo's)
 
-Builds a DuckDB goodwill store in bench-out/ with synthetic customers, interactions, cases and
-promises (generated inside DuckDB from row numbers; every row is labelled source='synthetic'),
-sorts it for point reads (Store.optimize), then times N briefs of random customers: in process
-(build_brief) and through the app (httpx.ASGITransport, token check, redaction, JSON).
+Builds a DuckDB goodwill store in bench-out/ with synthetic customers, interactions, enrichments,
+cases, promises and their ledger status, subscriptions and fair value, consents and goodwill
+entries (generated inside DuckDB from row numbers; every row is labelled source='synthetic' or
+rules_version='synthetic'), sorts it for point reads (Store.optimize), then times N briefs of
+random customers: the baseline (person_facts over every table), each part of the brief, the
+whole brief in process (build_brief) and through the app (httpx.ASGITransport, token check,
+redaction, JSON). A store already built with the same sizes is reused (--rebuild to force).
 """
 
 from __future__ import annotations
@@ -14,17 +18,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import os
 import random
 import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from goodwill.guard import Guard
+from goodwill.model import get_table
 from goodwill.serve import Settings, create_app, issue_token
-from goodwill.serve.brief import BriefContext, build_brief
+from goodwill.serve.brief import BriefContext, _statuses, build_brief, guard_facts
 from goodwill.store import Store, open_store
 
 NOW = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
@@ -35,16 +42,19 @@ def build(path: Path, customers: int, interactions: int) -> Store:
     if path.exists():
         path.unlink()
     s = open_store(path)
+    for name in ("promise_status", "goodwill_entries", "fair_value", "enrichments"):
+        s.ensure_table(get_table(name))
     t = time.perf_counter()
+    c = customers
     s.execute(
         "INSERT INTO customers (customer_id, source, first_seen_at, segment, vulnerable) "
         "SELECT 'c' || i, 'synthetic', TIMESTAMPTZ '2020-01-01' + to_days((hash(i) % 1500)::BIGINT), "
-        f"['a','b','c'][(1 + hash(i * 5) % 3)::BIGINT], hash(i * 17) % 50 = 0 FROM range({customers}) r(i)"
+        f"['a','b','c'][(1 + hash(i * 5) % 3)::BIGINT], hash(i * 17) % 50 = 0 FROM range({c}) r(i)"
     )
     s.execute(
         "INSERT INTO interactions (interaction_id, customer_id, occurred_at, channel, function, direction, team, text, source) "
-        f"SELECT 'syn:' || i, 'c' || (hash(i * 7 + 1) % {customers}), "
-        "TIMESTAMPTZ '2024-01-01' + to_seconds((hash(i * 13 + 5) % 31536000)::BIGINT), "
+        f"SELECT 'syn:' || i, 'c' || (hash(i * 7 + 1) % {c}), "
+        "TIMESTAMPTZ '2025-06-01' + to_seconds((hash(i * 13 + 5) % 31536000)::BIGINT), "
         "['phone','email','chat','web'][(1 + hash(i * 3) % 4)::BIGINT], "
         "['service','field','sales','billing'][(1 + hash(i * 11) % 4)::BIGINT], "
         "CASE WHEN hash(i * 19) % 2 = 0 THEN 'inbound' ELSE 'outbound' END, "
@@ -53,23 +63,112 @@ def build(path: Path, customers: int, interactions: int) -> Store:
         "'thanks for sorting it out','why did my price go up'][(1 + hash(i * 29) % 6)::BIGINT], 'synthetic' "
         f"FROM range({interactions}) r(i)"
     )
+    # Sentiment for the inbound half, as `goodwill enrich` would leave it.
+    s.execute(
+        "INSERT INTO enrichments (interaction_id, customer_id, occurred_at, sentiment_score, sentiment_label, "
+        "sentiment_model, enriched_at) SELECT interaction_id, customer_id, occurred_at, "
+        "((hash(interaction_id) % 200)::DOUBLE - 100) / 100, "
+        "CASE WHEN hash(interaction_id) % 200 < 70 THEN 'negative' WHEN hash(interaction_id) % 200 > 130 "
+        "THEN 'positive' ELSE 'neutral' END, 'synthetic', TIMESTAMPTZ '2026-11-01' FROM interactions "
+        "WHERE direction = 'inbound'"
+    )
     s.execute(
         "INSERT INTO cases (case_id, customer_id, kind, opened_at, status, issue, source) "
-        f"SELECT 'k' || i, 'c' || (hash(i * 31) % {customers}), 'complaint', "
+        f"SELECT 'k' || i, 'c' || (hash(i * 31) % {c}), 'complaint', "
         "TIMESTAMPTZ '2025-01-01' + to_days((hash(i * 37) % 600)::BIGINT), "
         "CASE WHEN hash(i * 41) % 4 = 0 THEN 'open' ELSE 'closed' END, 'billing', 'synthetic' "
-        f"FROM range({customers // 2}) r(i)"
+        f"FROM range({c // 2}) r(i)"
     )
     s.execute(
         "INSERT INTO promises (promise_id, customer_id, action, description, made_at, due_at, team, kind, source) "
-        f"SELECT 'p' || i, 'c' || (hash(i * 43) % {customers}), 'call_back', 'call back', "
+        f"SELECT 'p' || i, 'c' || (hash(i * 43) % {c}), 'call_back', 'call back', "
         "TIMESTAMPTZ '2025-01-01' + to_days((hash(i * 47) % 600)::BIGINT), "
         "TIMESTAMPTZ '2025-01-03' + to_days((hash(i * 47) % 600)::BIGINT), 't1', 'structured', 'synthetic' "
-        f"FROM range({customers}) r(i)"
+        f"FROM range({c}) r(i)"
     )
+    s.execute(
+        "INSERT INTO promise_status (promise_id, rule, status, deadline, repeats, as_of, rules_version) "
+        "SELECT promise_id, 'synthetic', ['kept','kept','kept_late','broken','overdue','open'][(1 + hash(promise_id) % 6)::BIGINT], "
+        f"due_at, 0, TIMESTAMPTZ '{NOW.isoformat()}', 'synthetic' FROM promises"
+    )
+    s.execute(
+        "INSERT INTO subscriptions (subscription_id, customer_id, plan_id, product, channel, price, new_customer_price, "
+        "currency, period, started_at, status, source) "
+        "SELECT 's' || i, 'c' || i, 'plan' || (hash(i * 53) % 20), 'Broadband', 'web', "
+        "30 + (hash(i * 59) % 2000)::DOUBLE / 100, 30 + (hash(i * 53) % 20)::DOUBLE / 2, 'GBP', 'month', "
+        f"TIMESTAMPTZ '2018-01-01' + to_days((hash(i * 61) % 2500)::BIGINT), 'active', 'synthetic' FROM range({c}) r(i)"
+    )
+    s.execute(
+        "INSERT INTO fair_value (subscription_id, customer_id, plan_id, channel, product, period, price, reference_price, "
+        "reference_basis, penalty, penalty_pct, annual_penalty, verdict, as_of, rules_version) "
+        "SELECT subscription_id, customer_id, plan_id, channel, product, period, price, new_customer_price, "
+        "'declared: subscriptions.new_customer_price', price - new_customer_price, "
+        "100 * (price - new_customer_price) / new_customer_price, greatest(0, price - new_customer_price) * 12, "
+        f"CASE WHEN price > new_customer_price THEN 'penalty' ELSE 'fair' END, TIMESTAMPTZ '{NOW.isoformat()}', "
+        "'synthetic' FROM subscriptions"
+    )
+    s.execute(
+        "INSERT INTO consents (consent_id, customer_id, purpose, channel, state, recorded_at, source) "
+        f"SELECT 'n' || i, 'c' || i, 'marketing', ['email','sms','any'][(1 + hash(i * 67) % 3)::BIGINT], "
+        "CASE WHEN hash(i * 71) % 5 = 0 THEN 'withdrawn' ELSE 'granted' END, "
+        f"TIMESTAMPTZ '2022-01-01' + to_days((hash(i * 73) % 1000)::BIGINT), 'synthetic' FROM range({c}) r(i)"
+    )
+    # Goodwill entries: one per case, promise decided and enriched message, as the ledger would write.
+    s.execute(
+        "INSERT INTO goodwill_entries (entry_id, customer_id, occurred_at, kind, amount, reason, fact_table, fact_id, "
+        "rules_version, built_at) "
+        "SELECT 'complaint_made:' || case_id, customer_id, opened_at, 'complaint_made', -2, 'complained', 'cases', "
+        f"case_id, 'synthetic', TIMESTAMPTZ '{NOW.isoformat()}' FROM cases UNION ALL "
+        "SELECT 'promise_' || s.status || ':' || p.promise_id, p.customer_id, p.due_at, 'promise_' || s.status, "
+        "CASE WHEN s.status = 'kept' THEN 1 WHEN s.status = 'kept_late' THEN 0 ELSE -3 END, 'promise ' || s.status, "
+        f"'promises', p.promise_id, 'synthetic', TIMESTAMPTZ '{NOW.isoformat()}' FROM promises p "
+        "JOIN promise_status s USING (promise_id) WHERE s.status <> 'open' UNION ALL "
+        "SELECT 'contact:' || interaction_id, customer_id, occurred_at, CASE WHEN sentiment_score < 0 THEN "
+        "'negative_contact' ELSE 'positive_contact' END, CASE WHEN sentiment_score < 0 THEN -1 ELSE 1 END, 'said', "
+        f"'interactions', interaction_id, 'synthetic', TIMESTAMPTZ '{NOW.isoformat()}' FROM enrichments "
+        "WHERE abs(sentiment_score) > 0.4"
+    )
+    s.set_meta("goodwill_ledger_as_of", NOW.isoformat())
+    s.set_meta("goodwill_ledger_version", "synthetic")
+    s.set_meta("fair_value_as_of", NOW.isoformat())
+    s.set_meta("promise_ledger_as_of", NOW.isoformat())
+    s.set_meta("bench_serve_size", f"{customers}/{interactions}")
+    built = time.perf_counter() - t
     s.optimize()
-    print(f"built {customers:,} customers / {interactions:,} interactions in {time.perf_counter() - t:.1f} s", flush=True)
+    print(f"built {customers:,} customers / {interactions:,} interactions (synthetic) in {built:.1f} s, "
+          f"optimised in {time.perf_counter() - t - built:.1f} s", flush=True)
     return s
+
+
+def synthetic(path: Path, customers: int, interactions: int, rebuild: bool) -> Store:
+    if path.exists() and not rebuild:
+        s = open_store(path)
+        if s.get_meta("bench_serve_size") == f"{customers}/{interactions}":
+            print(f"reusing {path} (synthetic, {customers:,} / {interactions:,})", flush=True)
+            return s
+        s.close()
+    return build(path, customers, interactions)
+
+
+class Replay:
+    """The store as the brief sees it, with one person's two reads answered from memory:
+    times the brief's own Python (rules, goodwill, shaping) apart from the engine."""
+
+    def __init__(self, store: Store, facts: tuple[list[str], dict[str, Any]], status: list[dict[str, Any]]) -> None:
+        self._store, self._facts, self._status = store, facts, status
+
+    def person_facts(self, customer_id: str, tables: Any = None) -> tuple[list[str], dict[str, Any]]:
+        return self._facts
+
+    def rows(self, sql: str, params: Any = None) -> list[dict[str, Any]]:
+        return self._status if sql.lstrip().startswith("SELECT promise_id, status") else self._store.rows(sql, params)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+def loadavg() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -88,6 +187,8 @@ def main() -> int:
     ap.add_argument("--interactions", type=int, default=10_000_000)
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--store", help="time an existing store instead of building a synthetic one")
+    ap.add_argument("--rebuild", action="store_true", help="rebuild the synthetic store even if one of this size exists")
+    ap.add_argument("--build-only", action="store_true")
     a = ap.parse_args()
     if a.quick:
         a.customers, a.interactions, a.n = 100_000, 1_000_000, 300
@@ -96,19 +197,37 @@ def main() -> int:
         ids = [r["customer_id"] for r in s.rows("SELECT customer_id FROM customers ORDER BY customer_id")]
     else:
         Path("bench-out").mkdir(exist_ok=True)
-        s = build(Path("bench-out/serve.duckdb"), a.customers, a.interactions)
+        s = synthetic(Path(f"bench-out/serve-{a.customers}-{a.interactions}.duckdb"), a.customers, a.interactions, a.rebuild)
         ids = [f"c{i}" for i in range(a.customers)]
+        if a.build_only:
+            s.close()
+            return 0
     rng = random.Random(7)
     sample = [rng.choice(ids) for _ in range(a.n)]
     ctx = BriefContext(s, Guard(s))
-    for cid in sample[:20]:  # warm caches (reason labels, DuckDB buffers)
+    for cid in sample[:20]:  # warm caches (table existence, labels, plans, DuckDB buffers)
         build_brief(ctx, cid, now=NOW)
         s.person_facts(cid)
-    base, brief = [], []
+    print(f"load average before timing: {loadavg()}", flush=True)
+    base, read, ledger, derive, rest, brief = [], [], [], [], [], []
     for cid in sample:
         t = time.perf_counter()
         s.person_facts(cid)
         base.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        ids_, facts = s.person_facts(cid, ctx.tables())
+        t1 = time.perf_counter()
+        status = _statuses(ctx, [p["promise_id"] for p in facts.get("promises", [])])
+        t2 = time.perf_counter()
+        guard_facts(ctx, cid, ids_, facts, status, NOW)
+        read.append(t1 - t)
+        ledger.append(t2 - t1)
+        derive.append(time.perf_counter() - t2)
+        replay = BriefContext(Replay(s, (ids_, facts), list(status.values())), ctx.guard)  # type: ignore[arg-type]
+        replay._cache = ctx._cache
+        t = time.perf_counter()
+        build_brief(replay, cid, now=NOW)
+        rest.append(time.perf_counter() - t)
         t = time.perf_counter()
         build_brief(ctx, cid, now=NOW)
         brief.append(time.perf_counter() - t)
@@ -127,9 +246,14 @@ def main() -> int:
 
     http = asyncio.run(over_http())
     print(f"store: {a.store or 'synthetic'}; customers {s.count('customers'):,}; interactions {s.count('interactions'):,}")
+    print(f"load average after timing: {loadavg()}")
     print("| what | calls | p50 ms | p95 ms | p99 ms | max ms |\n|---|---|---|---|---|---|")
-    print(line("baseline: Store.person_facts alone", base))
-    print(line("build_brief (person_facts + ledger status + guard facts + rules)", brief))
+    print(line("baseline: Store.person_facts (every table)", base))
+    print(line("part: person_facts over the brief's tables (the one read)", read))
+    print(line("part: promise ledger point read (when the person has promises)", ledger))
+    print(line("part: guard facts derived from the rows (Python)", derive))
+    print(line("part: the brief's Python on rows already read (rules, goodwill, shaping)", rest))
+    print(line("build_brief (whole brief, in process)", brief))
     print(line("GET /customers/{id}/brief.json through the app (ASGI, token, redaction, JSON)", http))
     s.close()
     return 0

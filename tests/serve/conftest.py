@@ -16,6 +16,7 @@ import pytest
 from goodwill.guard import Action, Guard
 from goodwill.ingest import ingest_file
 from goodwill.measure.promises import build_ledger
+from goodwill.measure.report import build_measures
 from goodwill.serve import ROLES, Settings, create_app, issue_token
 from goodwill.store import Store
 from goodwill.understand.service import enrich_store, make_embedder, make_sentiment
@@ -69,12 +70,14 @@ def seed_people(store: Store) -> None:
     ]))
 
 
-def build_store(store: Store) -> None:
+def build_store(store: Store, *, measures: bool = True) -> None:
     ingest_file(store, DATA / "cfpb-150.csv.gz", "cfpb")
     ingest_file(store, DATA / "telco-200.csv", "telco")
     seed_people(store)
     enrich_store(store, embedder=make_embedder("hashing"), sentiment=make_sentiment("lexicon"))
     build_ledger(store, as_of=NOW)
+    if measures:  # fair value, runaround and the goodwill ledger, as `goodwill goodwill` builds them
+        build_measures(store, as_of=NOW)
     Guard(store).vet_campaign(
         [Action.from_dict({"customer_id": cid, "kind": "upsell", "channel": "email", "purpose": "marketing", "campaign_id": "test"})
          for cid in (ALICE, BOB)],
@@ -119,6 +122,13 @@ class Served:
 @pytest.fixture
 def built(store: Store) -> Iterator[Store]:
     build_store(store)
+    yield store
+
+
+@pytest.fixture
+def bare(store: Store) -> Iterator[Store]:
+    """The same store before fair value and the goodwill ledger are built."""
+    build_store(store, measures=False)
     yield store
 
 

@@ -71,7 +71,8 @@ def test_brief_reads_no_table_it_does_not_show(built: Store) -> None:
     assert "decisions" not in ctx.tables()
 
 
-def test_goodwill_balance_and_trend_match_the_goodwill_ledger(built: Store) -> None:
+def test_goodwill_balance_and_trend_match_the_goodwill_ledger(bare: Store) -> None:
+    built = bare
     ctx = BriefContext(built, Guard(built))
     assert build_brief(ctx, ALICE, now=NOW)["goodwill"] is None, "no ledger built yet: nothing invented"
     build_fair_value(built, as_of=NOW)
@@ -99,7 +100,8 @@ def test_goodwill_balance_and_trend_match_the_goodwill_ledger(built: Store) -> N
     assert {e["fact_table"] for e in alice["latest"]} <= {"promises", "cases", "interactions", "fair_value", "events"}
 
 
-def test_loyalty_in_the_brief_follows_fair_value(built: Store) -> None:
+def test_loyalty_in_the_brief_follows_fair_value(bare: Store) -> None:
+    built = bare
     ctx = BriefContext(built, Guard(built))
     before = build_brief(ctx, ALICE, now=NOW)["loyalty_penalty"]
     assert [x["subscription_id"] for x in before] == ["s-a1"]

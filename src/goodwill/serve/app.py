@@ -476,7 +476,7 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
     async def team_feed(request: Request, team: str) -> Response:
         """What needs action now for one team."""
         who = feed_principal(request, team)
-        return render(request, who, feed(store, team, now()), "feed.html")
+        return render(request, who, feed(store, team, now(), section_data("silent")), "feed.html")
 
     @app.get("/feeds/{team}/events", tags=["feeds"])
     async def team_events(request: Request, team: str, interval: float = 15.0, max_events: int = 0) -> Response:
@@ -489,7 +489,7 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
             seen: set[str] = set()
             sent = 0
             while True:
-                data = policy.redact(who.role, feed(store, team, now()))
+                data = policy.redact(who.role, feed(store, team, now(), section_data("silent")))
                 for item in data["items"]:
                     if item["id"] in seen:
                         continue

@@ -17,6 +17,7 @@ from typing import Any
 
 from goodwill.errors import GoodwillError, NotFoundError
 from goodwill.guard import audit
+from goodwill.measure import fair_value, silence
 from goodwill.measure import promises as ledger
 from goodwill.rights import list_requests
 from goodwill.store import Store
@@ -24,7 +25,6 @@ from goodwill.understand.service import reason_report
 
 __all__ = ["SECTIONS", "Section", "feed", "section_or_error"]
 
-SILENT_AFTER_DAYS = 30
 LIST_LIMIT = 25
 
 
@@ -48,99 +48,22 @@ def promises(store: Store, now: dt.datetime) -> dict[str, Any]:
     }
 
 
-def _let_down_sql(store: Store) -> str:
-    # A person we let down: a promise overdue or broken, or a complaint still open.
-    parts = ["SELECT customer_id, min(opened_at) AS let_at, 'open complaint' AS why FROM cases "
-             "WHERE kind = 'complaint' AND (status IS NULL OR status <> 'closed') AND customer_id IS NOT NULL "
-             "GROUP BY customer_id"]
-    if store.table_exists("promise_status"):
-        parts.append(
-            "SELECT p.customer_id, min(s.deadline) AS let_at, 'promise ' || min(s.status) AS why FROM promises p "
-            "JOIN promise_status s ON s.promise_id = p.promise_id "
-            "WHERE s.status IN ('overdue', 'broken') AND p.customer_id IS NOT NULL GROUP BY p.customer_id"
-        )
-    return " UNION ALL ".join(parts)
-
-
 def silent(store: Store, now: dt.datetime) -> dict[str, Any]:
-    """The dog that doesn't bark: people we let down who have not contacted us since.
-
-    Let down means a promise overdue or broken, or a complaint still open; silent means
-    no message from them in the ``SILENT_AFTER_DAYS`` days before now and none after the
-    let-down began.
-    """
-    since = now - dt.timedelta(days=SILENT_AFTER_DAYS)
-    sql = (
-        f"WITH down AS (SELECT customer_id, min(let_at) AS let_at, min(why) AS why FROM ({_let_down_sql(store)}) d "
-        "GROUP BY customer_id), "
-        "said AS (SELECT customer_id, max(occurred_at) AS last_said FROM interactions "
-        "WHERE direction = 'inbound' AND customer_id IN (SELECT customer_id FROM down) GROUP BY customer_id) "
-        "SELECT down.customer_id, down.let_at AS let_down_at, down.why, said.last_said FROM down "
-        "LEFT JOIN said ON said.customer_id = down.customer_id "
-        "WHERE (said.last_said IS NULL OR said.last_said < ?) "
-        "AND (said.last_said IS NULL OR down.let_at IS NULL OR said.last_said <= down.let_at) "
-    )
-    total = int(store.scalar(f"SELECT count(*) FROM ({sql}) q", [since]) or 0)
-    rows = store.rows(sql + "ORDER BY down.let_at NULLS LAST, down.customer_id LIMIT ?", [since, LIST_LIMIT])
-    let_down = int(store.scalar(f"SELECT count(DISTINCT customer_id) FROM ({_let_down_sql(store)}) d") or 0)
-    why = Counter(str(r["why"]) for r in store.rows(f"SELECT why FROM ({sql}) q", [since]))
-    return {
-        "silent": total,
-        "let_down": let_down,
-        "silent_share": total / let_down if let_down else None,
-        "after_days": SILENT_AFTER_DAYS,
-        "by_why": dict(why.most_common()),
-        "customers": [
-            {
-                "customer_id": r["customer_id"],
-                "let_down_at": r["let_down_at"],
-                "why": r["why"],
-                "last_said": r["last_said"],
-                "quiet_days": (now - r["last_said"]).days if r["last_said"] else None,
-            }
-            for r in rows
-        ],
-    }
+    """The dog that doesn't bark: people we let down who then went quiet for longer than their own
+    rhythm. The same answer as `goodwill silent` (:func:`goodwill.measure.silence.silent`, as of the
+    latest fact in the store, people judged on their own rhythm only)."""
+    return silence.silent(store, as_of=silence.data_horizon(store), limit=LIST_LIMIT)
 
 
 def loyalty(store: Store, now: dt.datetime) -> dict[str, Any]:
-    """The loyalty penalty: what active customers pay over a new customer's price, by the year they joined."""
-    base = (
-        "FROM subscriptions WHERE (status IS NULL OR status = 'active') "
-        "AND price IS NOT NULL AND new_customer_price IS NOT NULL"
-    )
-    rows = store.rows(
-        "SELECT CAST(EXTRACT(YEAR FROM started_at) AS INTEGER) AS joined, count(*) AS n, "
-        "avg(price) AS price, avg(new_customer_price) AS new_price, avg(price - new_customer_price) AS over, "
-        "sum(CASE WHEN price > new_customer_price THEN 1 ELSE 0 END) AS paying_more "
-        f"{base} GROUP BY 1 ORDER BY 1",
-    )
-    total = store.rows(
-        "SELECT count(*) AS n, sum(CASE WHEN price > new_customer_price THEN 1 ELSE 0 END) AS paying_more, "
-        f"sum(CASE WHEN price > new_customer_price THEN price - new_customer_price ELSE 0 END) AS over_total {base}"
-    )[0]
-    if not int(total["n"] or 0):
-        raise NotFoundError(
-            "No active subscription has both its price and a new customer's price.",
-            hint="Load subscriptions with new_customer_price, or plans with it (the Telco mapping infers it).",
-        )
-    n = int(total["n"])
+    """The loyalty penalty: what customers pay against a new customer's price for the same plan
+    and channel, by tenure, and who is owed a better deal. The same answer as `goodwill fair-value`."""
+    book = fair_value.book_summary(store)
     return {
-        "subscriptions": n,
-        "paying_more": int(total["paying_more"] or 0),
-        "paying_more_share": int(total["paying_more"] or 0) / n,
-        "over_per_period_total": float(total["over_total"] or 0.0),
-        "by_joined": [
-            {
-                "joined": r["joined"],
-                "subscriptions": int(r["n"]),
-                "mean_price": float(r["price"]),
-                "mean_new_customer_price": float(r["new_price"]),
-                "mean_over": float(r["over"]),
-                "paying_more_share": int(r["paying_more"] or 0) / int(r["n"]),
-            }
-            for r in rows
-        ],
+        "book": book,
+        "by_tenure": fair_value.penalty_by(store, "tenure"),
+        # Names people: hidden with the identity field class.
+        "owed_by_person": fair_value.owed_better_deal(store, limit=LIST_LIMIT),
     }
 
 
@@ -230,8 +153,10 @@ def section_or_error(name: str, store: Store, now: dt.datetime) -> dict[str, Any
         return {"ok": False, "status": exc.http_status, **exc.to_dict()}
 
 
-def feed(store: Store, team: str, now: dt.datetime) -> dict[str, Any]:
-    """What needs action now for one team: its overdue promises, emerging reasons, silent customers."""
+def feed(store: Store, team: str, now: dt.datetime, quiet: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What needs action now for one team: its overdue promises, emerging reasons, and the silent
+    people it has dealt with. ``quiet`` is the silent section already computed (the app passes its
+    cached copy, so a feed never recomputes silence over the whole book)."""
     items: list[dict[str, Any]] = []
     if store.table_exists("promise_status"):
         for r in store.rows(
@@ -265,27 +190,32 @@ def feed(store: Store, team: str, now: dt.datetime) -> dict[str, Any]:
                     "at": None,
                 }
             )
-    quiet = silent(store, now)
-    handled = set()
-    ids = [c["customer_id"] for c in quiet["customers"]]
+    if quiet is None:
+        quiet = section_or_error("silent", store, now)
+    people = quiet.get("rows", []) if quiet.get("ok", True) else []
+    handled: set[str] = set()
+    ids = [str(p["person_id"]) for p in people]
     if ids:
         marks = ", ".join("?" for _ in ids)
+        # A person is theirs when the team has dealt with any of the person's records.
         handled = {
-            r["customer_id"]
+            str(r["person_id"])
             for r in store.rows(
-                f"SELECT DISTINCT customer_id FROM interactions WHERE team = ? AND customer_id IN ({marks})",
+                "SELECT DISTINCT coalesce(l.person_id, i.customer_id) AS person_id FROM interactions i "
+                "LEFT JOIN customer_links l ON l.customer_id = i.customer_id "
+                f"WHERE i.team = ? AND coalesce(l.person_id, i.customer_id) IN ({marks})",
                 [team, *ids],
             )
         }
-    for c in quiet["customers"]:
-        if c["customer_id"] in handled:
+    for p in people:
+        if str(p["person_id"]) in handled:
             items.append(
                 {
                     "kind": "silent_customer",
-                    "id": f"silent:{c['customer_id']}",
-                    "customer_id": c["customer_id"],
-                    "what": f"Gone quiet after a {c['why']}",
-                    "at": c["let_down_at"],
+                    "id": f"silent:{p['person_id']}",
+                    "customer_id": p["person_id"],
+                    "what": f"Gone quiet after: {p['failure_reason']}",
+                    "at": p["fail_d"],
                 }
             )
     return {"team": team, "as_of": now, "items": items}
