@@ -25,14 +25,13 @@ import math
 import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import yaml
 
+from goodwill.config import load_yaml
 from goodwill.errors import ConfigError, NotFoundError
 from goodwill.measure.timers import load_policies
 from goodwill.model import Column, Table, register_table
@@ -82,21 +81,7 @@ PROMISE_STATUS = register_table(
 
 
 def _load_yaml(name: str, path: str | Path | None) -> tuple[dict[str, Any], str]:
-    if path is None:
-        text = resources.files("goodwill.measure").joinpath(name).read_text("utf-8")
-        where = f"goodwill/measure/{name}"
-    else:
-        try:
-            text = Path(path).read_text("utf-8")
-        except OSError as exc:
-            raise ConfigError(
-                f"Cannot read {path}: {exc.strerror}.", hint="Check the path."
-            ) from exc
-        where = str(path)
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{where} is not valid YAML: {exc}", hint="Fix the YAML syntax.") from exc
+    data, where = load_yaml("goodwill.measure", name, path)
     if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
         raise ConfigError(
             f"{where} has no list of rules.", hint="Start the file with 'rules:' and a list."

@@ -20,12 +20,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from goodwill.config import load_yaml
 from goodwill.errors import ConfigError
 from goodwill.model.calendar import WorkingCalendar, load_calendars
 from goodwill.store import Store
@@ -169,21 +167,7 @@ DEFAULT_TIMERS = "timer_policies.yaml"
 
 def load_policies(path: str | Path | None = None) -> dict[str, TimerPolicy]:
     """Timer policies and their calendars: the packaged defaults, or a workspace file."""
-    if path is None:
-        text = resources.files("goodwill.measure").joinpath(DEFAULT_TIMERS).read_text("utf-8")
-        where = f"goodwill/measure/{DEFAULT_TIMERS}"
-    else:
-        try:
-            text = Path(path).read_text("utf-8")
-        except OSError as exc:
-            raise ConfigError(
-                f"Cannot read timer policies {path}: {exc.strerror}.", hint="Check the path."
-            ) from exc
-        where = str(path)
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{where} is not valid YAML: {exc}", hint="Fix the YAML syntax.") from exc
+    data, where = load_yaml("goodwill.measure", DEFAULT_TIMERS, path, what="timer policies")
     return parse_policies(data, where)
 
 
