@@ -90,7 +90,7 @@ _VAGUE_VERB = re.compile(
     r"|pass\b|share\b|work(?:ing)?\s+on|keep\s+(?:you|an\s+eye)|try\b|do\s+(?:our|my)\s+best|need\b|have\s+to\b"
     r"|let\s+you\s+know\s+if|continue\s+to\s+(?:monitor|improve)|be\s+(?:able|sure)\b|want\b|like\b|love\b|help\b|assist\b"
     r"|investigate|review\b|monitor|consider|note\b|make\s+sure\s+(?:the|this|your)\s+(?:feedback|comments)|make\s+sure\s+your\s+comments"
-    r"|get\s+(?:this|it)\s+(?:reported|passed)|report\b|add\b|let\s+(?:our|the)\s+\w+\s+know|forward\s+(?:your|the|this)\s+(?:feedback|comments)"
+    r"|get\s+(?:this|it)\s+(?:reported|passed)|report\b|add\b|let\s+(?:our|the)\s+(?:\w+\s+){1,2}know|forward\s+(?:your|the|this)\s+(?:feedback|comments)"
     r"|keep\s+(?:everything|fingers)|include\b|see\s+what|go\s+from|proceed|keep\s+moving|wait\b|set\b|advise\b"
     r"|be\s+(?:glad|happy)\s+to\s+(?:answer|help|assist|look)|get\s+in\s+touch\s+with\s+(?:our|the)|make\s+sure\s+the\s+\w+\s+(?:feels|knows|hears)"
     r"|get\s+(?:this|it)\s+sorted)",
@@ -121,6 +121,10 @@ _REASSURE = re.compile(
     re.I,
 )
 _PAST = re.compile(r"^(?:already|just)\b", re.I)
+_ADVERB = re.compile(
+    r"^(?:(?:absolutely|definitely|certainly|surely|gladly|happily|also|personally)\s+)+",
+    re.I,
+)
 _PATTERNS = (_HAVE_SOMEONE, _PROMISE, _PASSIVE, _AND_WILL, _YOU_WILL, _HANDOVER, _LET_ME)
 
 _ACTION_WORDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
@@ -378,7 +382,9 @@ def _commitment(
                 continue
             if s_low in ("he", "she", "they") and pat is _PROMISE and _action(verb) == "other":
                 continue
-            if _VAGUE_VERB.match(verb) or _PAST.match(verb):
+            # "we'll absolutely pass on your feedback" is as vague as "we'll pass it on"
+            core = _ADVERB.sub("", verb)
+            if _VAGUE_VERB.match(core) or _PAST.match(core):
                 continue
             before = text[: sent.start + m.start()]
             blocked = bool(
@@ -498,7 +504,14 @@ _EXPECT = tuple(
         ),
         (
             "unmet",
-            r"\b(?:(?:ainda )?n[ãa]o (?:recebi|chegou|foi entregue|veio|recebemos|entregaram)|atras(?:o|ad[oa]s?)|aguardando|at[ée] agora nada|nunca chegou)\b[^.!?\n]{0,80}",
+            # "n" is how many reviews write "não"; verb forms of atrasar/demorar, partial
+            # deliveries ("só veio", "faltou") and waiting ("aguardo") are the same complaint.
+            # A negated delay ("sem atraso", "não demorou") is a met expectation, not an unmet one.
+            r"\b(?:(?:ainda )?n(?:[ãa]o|ao)? (?:me |o |a |os |as |tenha |foi |foram )?(?:recebi\w*|recebido|recebemos|chegou|chegaram|entregue|entregues|entregaram|entregarem|veio|vieram)"
+            r"|(?<!sem )(?<!n[ãa]o )(?<!nenhum )(?:atras(?:o|ou|aram|ad[oa]s?)|demor(?:ou|a|ad[oa]|aram))"
+            r"|aguardando|(?:no )?aguardo|esperando|at[ée] (?:agora|o momento) nada|nunca chegou"
+            r"|(?:s[óo]|somente|apenas) (?:\w+ ){0,3}?(?:veio|vieram|chegou|chegaram|recebi|entregue|entregaram)"
+            r"|(?:veio|vieram|chegou|chegaram|recebi|entregaram) (?:s[óo]|somente|apenas)|falt(?:a|ou|aram|ando))\b[^.!?\n]{0,80}",
         ),
     )
 )
@@ -516,7 +529,7 @@ _EXPECT_ACTION = (
     (
         "deliver",
         re.compile(
-            r"arriv|deliver|receiv|ship|package|order|entreg|cheg|receb|produto|pedido|prazo|previst|envi",
+            r"arriv|deliver|receiv|ship|package|order|entreg|cheg|receb|produto|pedido|prazo|previst|envi|atras|demor|falt|veio|vieram",
             re.I,
         ),
     ),
