@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -137,8 +138,9 @@ def test_serve_then_brief_token_status_go_through_it(store_path: str, server: di
     r = goodwill("status", "--store", store_path, "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["tables"]["customers"] == 2
-    # Ctrl-C (SIGTERM here) stops it and takes the announcement with it.
-    server["proc"].terminate()
+    # Ctrl-C stops it and takes the announcement and the admin token with it.
+    server["proc"].send_signal(signal.SIGINT)
     server["proc"].wait(20)
     assert find_server(store_path) is None
+    assert not (Path(store_path).parent / "server.json").exists()
     assert not Path(info["admin_token_file"]).exists()
