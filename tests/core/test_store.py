@@ -193,3 +193,19 @@ def test_postgres_unreachable_is_explained() -> None:
     pytest.importorskip("psycopg")
     with pytest.raises(StoreError, match="Cannot reach PostgreSQL"):
         open_store("postgresql://127.0.0.1:1/nothing")
+
+
+def test_optimize_keeps_a_table_whose_stored_columns_differ(duck_store: Store) -> None:
+    # a table written by an older version of its package has a column the schema no longer has
+    duck_store.execute("DROP TABLE consents")
+    duck_store.execute(
+        "CREATE TABLE consents (consent_id VARCHAR, customer_id VARCHAR, purpose VARCHAR, channel VARCHAR, "
+        "state VARCHAR, recorded_at TIMESTAMPTZ, source VARCHAR, evidence VARCHAR, legacy VARCHAR)"
+    )
+    duck_store.execute(
+        "INSERT INTO consents VALUES ('k2', 'c2', 'marketing', 'email', 'granted', now(), 's', 'e', 'old'), "
+        "('k1', 'c1', 'marketing', 'email', 'withdrawn', now(), 's', 'e', 'old')"
+    )
+    duck_store.optimize(["consents"])
+    rows = duck_store.rows("SELECT customer_id, legacy FROM consents")
+    assert rows == [{"customer_id": "c1", "legacy": "old"}, {"customer_id": "c2", "legacy": "old"}]

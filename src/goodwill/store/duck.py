@@ -205,11 +205,17 @@ class DuckDBStore(Store):
                 if not t.sort_key or not self.table_exists(name):
                     continue
                 order = ", ".join(t.sort_key)
+                stored = [c[0] for c in self.con.execute(f"SELECT * FROM {name} LIMIT 0").description]
                 self.con.execute("BEGIN TRANSACTION")
                 try:
-                    ddl = create_table_sql(t, "duckdb", primary_key=False)
-                    self.con.execute(ddl.replace(f"IF NOT EXISTS {name} (", "_gw_sorted (", 1))
-                    self.con.execute(f"INSERT INTO _gw_sorted SELECT * FROM {name} ORDER BY {order}")
+                    if stored == t.column_names:
+                        ddl = create_table_sql(t, "duckdb", primary_key=False)
+                        self.con.execute(ddl.replace(f"IF NOT EXISTS {name} (", "_gw_sorted (", 1))
+                        self.con.execute(f"INSERT INTO _gw_sorted SELECT * FROM {name} ORDER BY {order}")
+                    else:
+                        # A table made by another version of its package: sort it as it is
+                        # stored rather than drop or misplace the columns it has.
+                        self.con.execute(f"CREATE TABLE _gw_sorted AS SELECT * FROM {name} ORDER BY {order}")
                     self.con.execute(f"DROP TABLE {name}")
                     self.con.execute(f"ALTER TABLE _gw_sorted RENAME TO {name}")
                     self.con.execute("COMMIT")
