@@ -144,3 +144,13 @@ def test_serve_then_brief_token_status_go_through_it(store_path: str, server: di
     assert find_server(store_path) is None
     assert not (Path(store_path).parent / "server.json").exists()
     assert not Path(info["admin_token_file"]).exists()
+
+
+def test_sigterm_also_takes_the_announcement_with_it(store_path: str, server: dict[str, Any]) -> None:
+    info = server["info"]
+    assert (Path(store_path).parent / "server.json").exists()
+    server["proc"].send_signal(signal.SIGTERM)
+    server["proc"].wait(20)
+    assert find_server(store_path) is None
+    assert not (Path(store_path).parent / "server.json").exists()
+    assert not Path(info["admin_token_file"]).exists()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import threading
 import webbrowser
 from collections.abc import Iterator
@@ -61,6 +62,10 @@ def serving(store: Store, store_url: str, host: str, port: int) -> Iterator[dict
                     p.unlink()
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 def run_server(
     store_url: str,
     host: str = "127.0.0.1",
@@ -81,6 +86,10 @@ def run_server(
             f"Serving on {host} beyond this machine needs a secret set outside the store.",
             hint="Set GOODWILL_SECRET to 32+ random characters, and put TLS in front of goodwill.",
         )
+    if threading.current_thread() is threading.main_thread():
+        # uvicorn shuts down on SIGTERM and then re-raises it; with the default handler the
+        # process would die before `serving` removes server.json and the admin token file.
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
     store = open_store(store_url)
     try:
         app = create_app(store, settings)
