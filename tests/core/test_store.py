@@ -209,3 +209,19 @@ def test_optimize_keeps_a_table_whose_stored_columns_differ(duck_store: Store) -
     duck_store.optimize(["consents"])
     rows = duck_store.rows("SELECT customer_id, legacy FROM consents")
     assert rows == [{"customer_id": "c1", "legacy": "old"}, {"customer_id": "c2", "legacy": "old"}]
+
+
+def test_person_facts_survive_optimize_and_compact(store: Store) -> None:
+    # the DuckDB engine prepares the person query once; table rewrites must not break it
+    store.append("interactions", _interactions(["a", "b"], "c1"))
+    store.append("interactions", _interactions(["x"], "c2"))
+    first = store.person_facts("c1")
+    store.optimize()
+    assert store.person_facts("c1") == first
+    store.compact()
+    assert store.person_facts("c1") == first
+    store.append("interactions", _interactions(["c"], "c1"))
+    ids, facts = store.person_facts("c1")
+    assert ids == ["c1"] and sorted(r["interaction_id"] for r in facts["interactions"]) == ["a", "b", "c"]
+    # a quote in an id is data, not SQL
+    assert store.person_facts("o'brien") == (["o'brien"], {})

@@ -213,8 +213,7 @@ class Store(abc.ABC):
         sql = f"WITH ids AS ({ids_sql}) " + " UNION ALL ".join(branches)
         params = [customer_id, customer_id] if links else [customer_id]
         out: dict[str, list[dict[str, Any]]] = {}
-        result = self.query(sql, params)
-        for table_name, text in zip(result.column(0).to_pylist(), result.column(1).to_pylist(), strict=True):
+        for table_name, text in self._person_rows(sql, params):
             out.setdefault(table_name, []).append(_typed(TABLES[table_name], json.loads(text)))
         ids = sorted({customer_id} | {r["customer_id"] for r in out.get("customers", [])} | _ids_of(out))
         return ids, out
@@ -222,6 +221,11 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def compact(self, tables: Sequence[str] | None = None) -> None:
         """Remove the bytes of deleted rows from the engine's files (erasure needs this)."""
+
+    def _person_rows(self, sql: str, params: list[Any]) -> list[tuple[str, str]]:
+        """Run the person query; engines may cache its plan (it is the same text every time)."""
+        result = self.query(sql, params)
+        return list(zip(result.column(0).to_pylist(), result.column(1).to_pylist(), strict=True))
 
     def optimize(self, tables: Sequence[str] | None = None) -> None:  # noqa: B027
         """Reorganise tables for fast point reads after bulk loads (engine specific)."""
