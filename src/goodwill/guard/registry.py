@@ -16,6 +16,7 @@ A rule that has no entry in the YAML carries its own defaults as class attribute
 
 from __future__ import annotations
 
+import abc
 import copy
 import datetime as dt
 import hashlib
@@ -153,7 +154,7 @@ class RuleContext:
         return action.kind in self.sales_kinds
 
 
-class Rule:
+class Rule(abc.ABC):
     """Base class of guard rules. Subclass, set ``id``, write ``check``, register it.
 
     ``kinds`` limits the action kinds the engine asks it about (None: every kind), so a
@@ -173,8 +174,9 @@ class Rule:
         k = ctx.params.get("kinds")
         return frozenset(k) if k else None
 
+    @abc.abstractmethod
     def check(self, action: Action, facts: PersonFacts, ctx: RuleContext) -> Hit | None:
-        raise NotImplementedError
+        """The rule's verdict on one action, or None when it does not fire."""
 
 
 _REGISTRY: dict[str, type[Rule]] = {}

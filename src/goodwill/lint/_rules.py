@@ -70,7 +70,7 @@ def _pattern(raw: dict[str, Any], rule_code: str, lexicon: bool, index: int) -> 
         )
     source = str(raw["regex"])
     if lexicon:
-        # Case-sensitive exceptions ("The Muppets") are written in the `unless` regex instead.
+        # Case-sensitive exceptions (a show's proper name) are written in the `unless` regex instead.
         source = f"{_LEFT}(?:{source}){_RIGHT}"
     unless = raw.get("unless")
     requires = raw.get("requires")
