@@ -108,23 +108,39 @@ class _Quarantine:
             self.rows = []
 
 
-def _normalise_identifiers(tbl: pa.Table) -> tuple[pa.Table, list[tuple[dict[str, Any], str]]]:
+_ROW = "_gw_row"  # a batch-local row number, so refusals can follow rows through filtering
+
+
+def _normalise_identifiers(tbl: pa.Table) -> tuple[pa.Table, dict[int, tuple[dict[str, Any], str]]]:
+    """Normalise every identifier once; invalid ones stay in the table (value null) with their
+    refusal keyed by row number, until it is known whether their person was erased."""
     from goodwill.ingest.identity import normalise_identifiers
 
     kinds = pc.utf8_lower(tbl.column("kind").combine_chunks())
     raw = tbl.column("value").combine_chunks()
     values, reasons = normalise_identifiers(kinds, raw)
     invalid = pc.is_valid(reasons)
-    problems: list[tuple[dict[str, Any], str]] = []
+    problems: dict[int, tuple[dict[str, Any], str]] = {}
     if pc.any(invalid).as_py():
         bad_idx = pc.indices_nonzero(invalid)
         bad_rows = tbl.take(bad_idx).select(["customer_id", "kind", "value"]).to_pylist()
-        problems = list(zip(bad_rows, reasons.take(bad_idx).to_pylist(), strict=True))
+        for i, row, reason in zip(bad_idx.to_pylist(), bad_rows, reasons.take(bad_idx).to_pylist(), strict=True):
+            problems[i] = (row, reason)
     tbl = tbl.set_column(tbl.schema.get_field_index("kind"), "kind", kinds)
     if "raw_value" not in tbl.column_names:
         tbl = tbl.append_column("raw_value", raw)
     tbl = tbl.set_column(tbl.schema.get_field_index("value"), "value", values)
-    return tbl.filter(pc.invert(invalid)), problems
+    return tbl.append_column(_ROW, pa.array(range(tbl.num_rows), pa.int64())), problems
+
+
+def _refuse_invalid(
+    tbl: pa.Table, problems: dict[int, tuple[dict[str, Any], str]]
+) -> tuple[pa.Table, list[tuple[dict[str, Any], str]]]:
+    """Split the identifiers still in the batch into valid ones and the refusals to report."""
+    rows = tbl.column(_ROW).to_pylist()
+    refused = [problems[r] for r in rows if r in problems]
+    valid = pc.invert(pc.is_in(tbl.column(_ROW), pa.array(sorted(problems), pa.int64())))
+    return tbl.filter(valid).drop_columns([_ROW]), refused
 
 
 def _redact(tbl: pa.Table) -> pa.Table:
@@ -197,13 +213,16 @@ def ingest_file(
                 quarantine.add(line, row, "; ".join(reasons))
                 for r in reasons:
                     report.reasons[_reason_kind(r)] += 1
+        problems: dict[int, tuple[dict[str, Any], str]] = {}
+        if "identifiers" in out.tables:
+            out.tables["identifiers"], problems = _normalise_identifiers(out.tables["identifiers"])
         if check_suppression:
             out.tables = _drop_erased(store, out.tables, report)
         with store.transaction():
             for table_name, tbl in out.tables.items():
                 if table_name == "identifiers":
-                    tbl, problems = _normalise_identifiers(tbl)
-                    for row, reason in problems:
+                    tbl, refused = _refuse_invalid(tbl, problems)
+                    for row, reason in refused:
                         quarantine.add(None, row, f"identifier: {reason}")
                         report.reasons[f"identifier: {_reason_kind(reason)}"] += 1
                     # only customers with new identifiers need resolving
@@ -262,10 +281,8 @@ def _drop_erased(store: Store, tables: dict[str, pa.Table], report: IngestReport
     erased: set[str] = set()
     ids = tables.get("identifiers")
     if ids is not None and ids.num_rows:
-        from goodwill.ingest.identity import normalise_identifiers
-
-        values, _ = normalise_identifiers(pc.utf8_lower(ids.column("kind").combine_chunks()), ids.column("value").combine_chunks())
-        hit = suppressed_identifiers(store, pc.utf8_lower(ids.column("kind").combine_chunks()), values)
+        # identifiers arrive here already normalised (an invalid one has no value and matches nothing)
+        hit = suppressed_identifiers(store, ids.column("kind"), ids.column("value"))
         erased.update(v for v in ids.column("customer_id").filter(hit).to_pylist() if v)
     out: dict[str, pa.Table] = {}
     for name, tbl in tables.items():
