@@ -21,8 +21,6 @@ StoreOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
-store_option = DEFAULT_STORE
-
 
 def default_store() -> str:
     return os.environ.get("GOODWILL_STORE", DEFAULT_STORE)

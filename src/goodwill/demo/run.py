@@ -7,11 +7,8 @@ step prints what a person would look at; later capabilities add their own step.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 from goodwill.ingest import IngestReport, ingest_file
 from goodwill.store import Store, open_store
@@ -22,13 +19,6 @@ DEMO_SOURCES = (
     ("cfpb-complaints-demo.csv.gz", "cfpb"),
     ("telco-customer-churn.csv.gz", "telco"),
 )
-
-
-@dataclass
-class DemoContext:
-    store: Store
-    say: Callable[[str], None]
-    show: Callable[[Any], None]
 
 
 def demo_file(name: str) -> Path:

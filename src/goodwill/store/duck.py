@@ -277,7 +277,3 @@ class DuckDBStore(Store):
             except StoreError as exc:
                 raise StoreError(f"Could not reopen {self.path} after compaction: {exc}") from exc
             self._known.clear()
-
-    def checkpoint(self) -> None:
-        with self._lock:
-            self.con.execute("CHECKPOINT")

@@ -223,6 +223,3 @@ class PostgresStore(Store):
                 # Flushes the rewritten tables and unlinks the old files; needs pg_checkpoint.
                 self.con.execute("CHECKPOINT")
 
-    def vacuum(self) -> None:
-        with self._lock:
-            self.con.execute("VACUUM FULL")

@@ -64,25 +64,6 @@ class Timeline:
         }
 
 
-def person_of(store: Store, customer_id: str) -> tuple[str, list[str], list[dict[str, Any]]]:
-    """The person a customer_id belongs to, every customer_id of that person, and the link rows."""
-    row = store.rows("SELECT person_id FROM customer_links WHERE customer_id = ?", [customer_id])
-    if not row:
-        return customer_id, [customer_id], []
-    person = row[0]["person_id"]
-    links = store.rows(
-        "SELECT customer_id, person_id, rule, rule_version, evidence, linked_at, linked_by "
-        "FROM customer_links WHERE person_id = ? ORDER BY customer_id",
-        [person],
-    )
-    for link in links:
-        if isinstance(link.get("evidence"), str):
-            with contextlib.suppress(ValueError):
-                link["evidence"] = json.loads(link["evidence"])
-    ids = sorted({r["customer_id"] for r in links} | {customer_id})
-    return person, ids, links
-
-
 def _short(text: Any, n: int = 160) -> str:
     s = " ".join(str(text or "").split())
     return s if len(s) <= n else s[: n - 1] + "…"
