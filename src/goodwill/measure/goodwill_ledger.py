@@ -114,6 +114,8 @@ class Weights:
         return self.entries[kind][1]
 
 
+# Every kind of entry, in the order the ledger writes and reports them; a weights file
+# must give each one a weight.
 REQUIRED_KINDS = (
     "promise_kept",
     "promise_kept_late",
@@ -124,14 +126,14 @@ REQUIRED_KINDS = (
     "complaint_explained",
     "complaint_unresolved",
     "complaint_open",
+    "review_good",
+    "review_bad",
     "repeat_contact",
-    "negative_contact",
     "strongly_negative_contact",
+    "negative_contact",
     "positive_contact",
     "unwanted_contact",
     "dark_pattern",
-    "review_good",
-    "review_bad",
     "fair_price",
     "loyalty_penalty",
 )
@@ -618,28 +620,6 @@ def _price_entries(store: Store, w: Weights, built: dt.datetime) -> list[str]:
     )
 
 
-# The order in which the ledger reports its kinds (the order they are written in).
-_KIND_ORDER = (
-    "promise_kept",
-    "promise_kept_late",
-    "promise_broken",
-    "promise_overdue",
-    "complaint_made",
-    "complaint_resolved",
-    "complaint_explained",
-    "complaint_unresolved",
-    "complaint_open",
-    "review_good",
-    "review_bad",
-    "repeat_contact",
-    "strongly_negative_contact",
-    "negative_contact",
-    "positive_contact",
-    "unwanted_contact",
-    "dark_pattern",
-    "fair_price",
-    "loyalty_penalty",
-)
 
 
 def build_goodwill(
@@ -701,7 +681,7 @@ def build_goodwill(
         }
     order = [*later, *rep.by_kind]
     rep.by_kind.update({k: counts.get(k, 0) for k in later})
-    rep.by_kind = {k: rep.by_kind[k] for k in _KIND_ORDER if k in order}
+    rep.by_kind = {k: rep.by_kind[k] for k in REQUIRED_KINDS if k in order}
     store.set_meta("goodwill_ledger_as_of", now.isoformat())
     store.set_meta("goodwill_ledger_version", w.version)
     store.set_meta("goodwill_ledger_missing", "\n".join(rep.missing))
