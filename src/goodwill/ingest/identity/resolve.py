@@ -194,7 +194,9 @@ def resolve(
         t = report.lap("pairs_sql", t)
         common = raw.filter(pc.is_null(raw["a"]))
         report.common_values_skipped = common.num_rows
-        report.common_value_examples = [f"{k}:{v}" for k, v in zip(common["kind"].to_pylist()[:5], common["value"].to_pylist()[:5], strict=True)]
+        # SQL returns rows in no fixed order: sort, so the examples are the same on every run.
+        examples = common.select(["kind", "value"]).sort_by([("kind", "ascending"), ("value", "ascending")]).slice(0, 5)
+        report.common_value_examples = [f"{k}:{v}" for k, v in zip(examples["kind"].to_pylist(), examples["value"].to_pylist(), strict=True)]
         found = raw.filter(pc.is_valid(raw["a"]))
         if found.num_rows == 0:
             return report
