@@ -252,14 +252,21 @@ def test_statutory_promises_derive_from_cases(store: Store) -> None:
     assert s["cfpb_15_day_response:k2"]["status"] == "broken"
     assert s["cfpb_15_day_response:k2"]["evidence_kind"] == "cases.timely"
     k3 = s["data_request_one_month:k3"]
-    assert (k3["status"], k3["evidence_id"], round(k3["late_hours"])) == ("kept_late", "k3", 24)
+    # due by the end of 28 Feb in London (ICO: the corresponding calendar date, clamped);
+    # answered at 09:00 on 1 March: one day, nine hours late
+    assert (k3["status"], k3["evidence_id"], k3["rule"]) == (
+        "kept_late",
+        "k3",
+        "statutory_response_by_date",
+    )
+    assert (round(k3["late_hours"]), k3["late_days"]) == (9, 1)
 
 
 def test_workspace_rules_replace_the_defaults(store: Store, tmp_path: Path) -> None:
     _conversation(store)
     rules = tmp_path / "reconcile.yaml"
     rules.write_text(
-        "rules:\n  - id: strict_refund\n    match: {action: [refund]}\n    kept_by:\n"
+        "replace_defaults: true\nrules:\n  - id: strict_refund\n    match: {action: [refund]}\n    kept_by:\n"
         "      events: {kinds: [refunded], on: [customer_id]}\n    give_up_days: 1000\n",
         "utf-8",
     )

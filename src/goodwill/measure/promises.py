@@ -19,6 +19,7 @@ event id.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import itertools
 import json
 import math
@@ -80,13 +81,83 @@ PROMISE_STATUS = register_table(
 # -- rules --------------------------------------------------------------------------------
 
 
-def _load_yaml(name: str, path: str | Path | None) -> tuple[dict[str, Any], str]:
+# A workspace declares its own rules in these files (or names a file with --promise-rules /
+# --reconcile-rules); they are merged over the packaged defaults, rule by rule.
+WORKSPACE_DIR = Path(".goodwill")
+_PROMISE_COLUMNS = (
+    "customer_id",
+    "case_id",
+    "interaction_id",
+    "made_at",
+    "made_by",
+    "product",
+    "team",
+    "channel",
+    "function",
+    "source",
+)
+_DUE_UNITS = ("days", "business_days", "weeks", "months", "hours", "at")
+
+
+def _rules_file(name: str, path: str | Path | None) -> tuple[dict[str, Any], str]:
     data, where = load_yaml("goodwill.measure", name, path)
     if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
         raise ConfigError(
             f"{where} has no list of rules.", hint="Start the file with 'rules:' and a list."
         )
+    for i, r in enumerate(data["rules"]):
+        if not isinstance(r, dict):
+            raise ConfigError(
+                f"Rule {i + 1} in {where} is not a mapping.",
+                hint="Write each rule as 'id: ...' followed by its keys.",
+            )
     return data, where
+
+
+def workspace_rules_path(name: str) -> Path | None:
+    """The workspace's own rules file (``.goodwill/<name>`` in the current folder), if any."""
+    p = WORKSPACE_DIR / name
+    return p if p.is_file() else None
+
+
+def _load_yaml(
+    name: str, path: str | Path | None, *, workspace_first: bool
+) -> tuple[dict[str, Any], str, str]:
+    """The packaged rules with the workspace's merged over them: (data, where, version).
+
+    A workspace rule with the id of a packaged one changes only the keys it gives
+    (``enabled: false`` drops the rule); a rule with a new id is added, before the packaged
+    ones when ``workspace_first`` (reconcile: the first matching rule decides, so a company's
+    own rule must come first). ``replace_defaults: true`` at the top uses the file alone.
+    """
+    base, where = _rules_file(name, None)
+    version = str(base.get("version", ""))
+    path = path if path is not None else workspace_rules_path(name)
+    if path is None:
+        return base, where, version
+    own, own_where = _rules_file(name, path)
+    own_version = str(own.get("version", "")) or hashlib.sha256(repr(own).encode()).hexdigest()[:12]
+    if own.get("replace_defaults"):
+        rules = [dict(r) for r in own["rules"]]
+    else:
+        merged = {str(r.get("id", f"rule{i + 1}")): dict(r) for i, r in enumerate(base["rules"])}
+        added = []
+        for i, r in enumerate(own["rules"]):
+            if "id" not in r:
+                raise ConfigError(
+                    f"Rule {i + 1} in {own_where} has no id.",
+                    hint="Give every workspace rule an id: a packaged id changes that rule, "
+                    "a new id adds one.",
+                )
+            rid = str(r["id"])
+            if rid in merged:
+                merged[rid].update(r)
+            else:
+                added.append(dict(r))
+        kept = list(merged.values())
+        rules = [*added, *kept] if workspace_first else [*kept, *added]
+    rules = [r for r in rules if r.get("enabled", True) is not False]
+    return {**own, "rules": rules}, own_where, f"{version}+{own_version}"
 
 
 @dataclass(frozen=True)
@@ -100,10 +171,12 @@ class PromiseRule:
     columns: dict[str, str]
     due: dict[str, Any]
     description: str = ""
+    window_start: str | None = None
 
 
 def load_promise_rules(path: str | Path | None = None) -> tuple[list[PromiseRule], str]:
-    data, where = _load_yaml("promise_rules.yaml", path)
+    """The promise rules in force: packaged, with the workspace's merged over them."""
+    data, where, version = _load_yaml("promise_rules.yaml", path, workspace_first=False)
     rules = []
     for i, r in enumerate(data["rules"]):
         missing = [k for k in ("id", "action", "from", "key", "made_at", "due") if k not in r]
@@ -112,28 +185,21 @@ def load_promise_rules(path: str | Path | None = None) -> tuple[list[PromiseRule
                 f"Promise rule {r.get('id', i + 1)!r} in {where} lacks {', '.join(missing)}.",
                 hint="Each rule needs id, action, from, key, made_at and due.",
             )
-        due = dict(r["due"])
-        if len(due) != 1 and not (
-            "business_days" in due and set(due) <= {"business_days", "calendar"}
+        due = dict(r["due"]) if isinstance(r["due"], dict) else {}
+        units = [k for k in due if k in _DUE_UNITS]
+        if (
+            len(units) != 1
+            or set(due) - {units[0], "calendar"}
+            or ("calendar" in due and units[0] != "business_days")
         ):
             raise ConfigError(
-                f"Promise rule {r['id']!r}: due must be one of days, business_days, weeks, months, hours.",
-                hint="e.g. due: {days: 15}",
+                f"Promise rule {r['id']!r}: due must be one of days, business_days, weeks, "
+                "months, hours or at.",
+                hint="e.g. due: {days: 15}; a number, or SQL giving one per row "
+                "(due: {days: \"CAST(CAST(e.attrs AS JSON) ->> 'within_days' AS INTEGER)\"}); "
+                "at: SQL giving the deadline itself.",
             )
-        cols = {
-            k: str(r[k])
-            for k in (
-                "customer_id",
-                "case_id",
-                "made_at",
-                "product",
-                "team",
-                "channel",
-                "function",
-                "source",
-            )
-            if k in r
-        }
+        cols = {k: str(r[k]) for k in _PROMISE_COLUMNS if k in r}
         rules.append(
             PromiseRule(
                 str(r["id"]),
@@ -145,9 +211,10 @@ def load_promise_rules(path: str | Path | None = None) -> tuple[list[PromiseRule
                 cols,
                 due,
                 str(r.get("description", "")),
+                str(r["window_start"]) if r.get("window_start") else None,
             )
         )
-    return rules, str(data.get("version", ""))
+    return rules, version
 
 
 @dataclass(frozen=True)
@@ -163,14 +230,17 @@ class ReconcileRule:
     implied_days: float | None
     give_up_days: float
     repeat_window_days: float | None
+    # An appointment: only a keeper at or after the promise's window_start counts.
+    window: bool = False
 
 
 def load_reconcile_rules(path: str | Path | None = None) -> tuple[list[ReconcileRule], str]:
-    data, where = _load_yaml("reconcile_rules.yaml", path)
+    """The reconcile rules in force: the workspace's own first, then the packaged ones."""
+    data, where, version = _load_yaml("reconcile_rules.yaml", path, workspace_first=True)
     out = []
     for i, r in enumerate(data["rules"]):
         rid = str(r.get("id", f"rule{i + 1}"))
-        kept = r.get("kept_by") or {}
+        kept = dict(r.get("kept_by") or {})
         if not kept:
             raise ConfigError(
                 f"Reconcile rule {rid!r} in {where} says nothing keeps it.",
@@ -223,9 +293,10 @@ def load_reconcile_rules(path: str | Path | None = None) -> tuple[list[Reconcile
                 _float(dl.get("implied_days")),
                 float(r.get("give_up_days", 30)),
                 _float(r.get("repeat_window_days")),
+                bool(dl.get("window", False)),
             )
         )
-    return out, str(data.get("version", ""))
+    return out, version
 
 
 def _float(v: Any) -> float | None:
@@ -246,12 +317,19 @@ def _in(col: str, values: Sequence[str]) -> str:
 def derive_promises(
     store: Store, path: str | Path | None = None, *, timers: str | Path | None = None
 ) -> dict[str, int]:
-    """Derive statutory and service-level promises from stored facts; returns new rows per rule."""
+    """Derive structured, statutory and service-level promises from stored facts; returns new
+    rows per rule."""
     rules, version = load_promise_rules(path)
     calendars = {p.calendar.name: p.calendar for p in load_policies(timers).values()}
     added: dict[str, int] = {}
     for rule in rules:
-        cols = ", ".join(f"{expr} AS {name}" for name, expr in rule.columns.items())
+        exprs = dict(rule.columns)
+        unit, amount = next((k, v) for k, v in rule.due.items() if k != "calendar")
+        if isinstance(amount, str):  # SQL: the amount (or, for `at`, the deadline) per row
+            exprs["due_value"] = amount
+        if rule.window_start:
+            exprs["window_start"] = rule.window_start
+        cols = ", ".join(f"{expr} AS {name}" for name, expr in exprs.items())
         sql = f"SELECT {rule.key} AS k, {cols} FROM {rule.source_sql} WHERE {rule.where}"
         try:
             tbl = store.query(sql)
@@ -266,16 +344,22 @@ def derive_promises(
         out = []
         for r in rows:
             made = r["made_at"]
+            value = r.get("due_value") if isinstance(amount, str) else amount
+            due_at = _due(made, {**rule.due, unit: value}, calendars) if value is not None else None
+            attrs: dict[str, Any] = {"rule": rule.id, "rules_version": version}
+            if r.get("window_start") is not None:
+                attrs["window_start"] = _utc(r["window_start"]).isoformat()
             out.append(
                 {
                     "promise_id": f"{rule.id}:{r['k']}",
                     "customer_id": r.get("customer_id"),
                     "case_id": r.get("case_id"),
+                    "interaction_id": r.get("interaction_id"),
                     "action": rule.action,
                     "description": rule.description,
                     "made_at": made,
-                    "due_at": _due(made, rule.due, calendars),
-                    "made_by": r.get("team"),
+                    "due_at": due_at,
+                    "made_by": r.get("made_by") or r.get("team"),
                     "team": r.get("team"),
                     "function": r.get("function"),
                     "channel": r.get("channel"),
@@ -284,13 +368,19 @@ def derive_promises(
                     "evidence": f"rule {rule.id} (promise_rules {version}) on {r['k']}",
                     "confidence": 1.0,
                     "source": r.get("source") or "promise_rules",
-                    "attrs": json.dumps({"rule": rule.id, "rules_version": version}),
+                    "attrs": json.dumps(attrs),
                 }
             )
         added[rule.id] = store.append(
             "promises", pa.Table.from_pylist(out, schema=_promise_schema())
         )
     return added
+
+
+def _utc(moment: dt.datetime | str) -> dt.datetime:
+    if isinstance(moment, str):
+        moment = dt.datetime.fromisoformat(moment)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
 
 
 def _promise_schema() -> pa.Schema:
@@ -302,6 +392,8 @@ def _promise_schema() -> pa.Schema:
 def _due(
     made: dt.datetime, due: Mapping[str, Any], calendars: Mapping[str, WorkingCalendar]
 ) -> dt.datetime:
+    if "at" in due:
+        return _utc(due["at"])
     if "days" in due:
         return made + dt.timedelta(days=float(due["days"]))
     if "hours" in due:
@@ -323,7 +415,7 @@ def _due(
         d = cal.add_business_days(local.date(), int(due["business_days"]))
         return dt.datetime.combine(d, local.timetz()).astimezone(dt.UTC)
     raise ConfigError(
-        f"Unknown due {dict(due)!r}.", hint="Use days, business_days, weeks, months or hours."
+        f"Unknown due {dict(due)!r}.", hint="Use days, business_days, weeks, months, hours or at."
     )
 
 
@@ -412,16 +504,24 @@ def _deadline_sql(rule: ReconcileRule) -> str:
     return base
 
 
+# Where an appointment's window opens (derived promises keep it in attrs); portable SQL.
+_WINDOW_START = "CAST(CAST(p.attrs AS JSON) ->> 'window_start' AS TIMESTAMPTZ)"
+
+
 def _keepers_sql(rule: ReconcileRule, promises: str) -> str:
     parts = []
+    # Before an appointment's window a call or a visit does not keep it (the customer was
+    # told to expect it later); any other promise can be kept from the moment it is made.
+    start = f"coalesce({_WINDOW_START}, p.made_at)" if rule.window else "p.made_at"
     if rule.events:
         kinds = _in("e.kind", [str(k) for k in rule.events.get("kinds", [])])
         for on in rule.events.get("on", ["ref"]):
-            cond = (
-                "e.ref = p.promise_id"
-                if on == "ref"
-                else f"e.{on} = p.{on} AND e.occurred_at >= p.made_at"
-            )
+            if on == "ref":
+                cond = "e.ref = p.promise_id"
+                if rule.window:
+                    cond += f" AND e.occurred_at >= {start}"
+            else:
+                cond = f"e.{on} = p.{on} AND e.occurred_at >= {start}"
             parts.append(
                 f"SELECT p.promise_id AS pid, e.occurred_at AS k_at, e.event_id AS fid, e.kind AS fkind "
                 f"FROM {promises} p JOIN events e ON {cond} WHERE {kinds} AND e.occurred_at <= ?"
@@ -431,11 +531,14 @@ def _keepers_sql(rule: ReconcileRule, promises: str) -> str:
         chans = rule.interactions.get("channels")
         ch = f" AND {_in('i.channel', [str(c) for c in chans])}" if chans else ""
         gap = int(rule.interactions.get("after_minutes", 10))
+        after = f"p.made_at + INTERVAL '{gap} minutes'"
+        if rule.window:
+            after = f"coalesce({_WINDOW_START}, {after})"
         for on in rule.interactions.get("on", ["customer_id"]):
             parts.append(
                 f"SELECT p.promise_id AS pid, i.occurred_at AS k_at, i.interaction_id AS fid, 'interaction' AS fkind "
                 f"FROM {promises} p JOIN interactions i ON i.{on} = p.{on} "
-                f"AND i.occurred_at >= p.made_at + INTERVAL '{gap} minutes' "
+                f"AND i.occurred_at >= {after} "
                 f"WHERE i.direction = {direction}{ch} AND i.occurred_at <= ?"
             )
     if rule.case_closed:
@@ -1021,17 +1124,29 @@ def build_ledger(
     derived = derive_promises(store, promise_rules, timers=timers)
     heard_rep = extract_heard_promises(store) if heard else HeardReport()
     rec = reconcile(store, reconcile_rules, as_of=as_of)
-    store.set_meta("promise_ledger_stamp", ledger_stamp(store))
+    store.set_meta("promise_ledger_stamp", ledger_stamp(store, promise_rules, reconcile_rules))
     return LedgerReport(derived, heard_rep, rec)
 
 
-def ledger_stamp(store: Store) -> str:
-    """Changes whenever facts are added: the ledger is stale when its stamp differs."""
+def ledger_stamp(
+    store: Store,
+    promise_rules: str | Path | None = None,
+    reconcile_rules: str | Path | None = None,
+) -> str:
+    """Changes whenever facts are added or the rules in force change (a workspace file
+    edited): the ledger is stale when its stamp differs."""
     parts = [
         str(store.count(t))
         for t in ("promises", "events", "interactions", "cases")
         if store.table_exists(t)
     ]
+    for name, path in (
+        ("promise_rules.yaml", promise_rules),
+        ("reconcile_rules.yaml", reconcile_rules),
+    ):
+        data = _load_yaml(name, path, workspace_first=False)[0]
+        # repr, not JSON: YAML reads a bare `on:` key as True, and the file's order is stable
+        parts.append(hashlib.sha256(repr(data["rules"]).encode()).hexdigest()[:12])
     return "/".join(parts)
 
 
