@@ -16,7 +16,8 @@ def open_store(url: str | Path | None = None, *, read_only: bool = False, create
     """Open (and, unless ``create`` is false, initialise) a store.
 
     ``url`` is a DuckDB file path, ``duckdb:///path``, ``:memory:``, or
-    ``postgresql://host:port/db[?schema=name]``.
+    ``postgresql://host:port/db[?schema=name]``, or a Spark URL (``spark://local[2]?warehouse=PATH``,
+    ``spark://HOST:7077?warehouse=PATH``, ``spark:PATH``; see :mod:`goodwill.store.spark`).
     """
     target = str(url) if url is not None else DEFAULT_STORE
     store: Store
@@ -24,6 +25,10 @@ def open_store(url: str | Path | None = None, *, read_only: bool = False, create
         from goodwill.store.pg import PostgresStore
 
         store = PostgresStore(target)
+    elif target.startswith("spark:"):
+        from goodwill.store.spark import SparkStore
+
+        store = SparkStore(target)
     elif target.startswith("duckdb://"):
         from goodwill.store.duck import DuckDBStore
 
@@ -31,7 +36,7 @@ def open_store(url: str | Path | None = None, *, read_only: bool = False, create
     elif "://" in target:
         raise ConfigError(
             f"goodwill cannot open a store at {target!r}.",
-            hint="Use a DuckDB file path (e.g. .goodwill/goodwill.duckdb) or postgresql://HOST:PORT/DB.",
+            hint="Use a DuckDB file path (e.g. .goodwill/goodwill.duckdb), postgresql://HOST:PORT/DB or spark://local[2]?warehouse=PATH.",
         )
     else:
         from goodwill.store.duck import DuckDBStore
