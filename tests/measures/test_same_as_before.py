@@ -192,7 +192,10 @@ def test_runaround_rows_and_paths_are_as_before(store: Store) -> None:
         and any(r["handoffs"] for r in before)
     )
     ra.build_runaround(store, as_of=AS_OF)
+    # The generated copy holds one answer ("fixed") and no customer texts: no conflicting answers
+    # (counted since the rewrite), so every other column must be as before.
     after = _norm(store.rows("SELECT * FROM runaround_cases"))
+    assert all(r.pop("conflicts") == 0 for r in after)
     paths = ra.case_paths(store, [r["case_key"] for r in after])
     for r in after:
         r["path"] = paths[r["case_key"]]
@@ -201,6 +204,7 @@ def test_runaround_rows_and_paths_are_as_before(store: Store) -> None:
     worst = ra.worst_cases(store, limit=10)
     by_key = {r["case_key"]: r for r in before}
     for c in worst:
+        assert c.pop("conflicts") == 0 and c.pop("conflicting_answers") == []
         assert {k: v for k, v in c.items()} == {
             k: v for k, v in by_key[c["case_key"]].items() if k != "as_of"
         }
