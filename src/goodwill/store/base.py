@@ -184,7 +184,8 @@ class Store(abc.ABC):
 
         ``tables`` limits the read to those fact tables (each branch of the query costs time,
         and a caller such as the brief needs only some); ``customer_links`` rows come back
-        whenever that table exists, since they say who the person is."""
+        whenever that table exists, since they say who the person is. ``promise_status`` (the
+        promise ledger's verdicts, keyed by promise) comes back only when ``tables`` names it."""
         wanted = None if tables is None else set(tables)
         branches = []
         for t in TABLES.values():
@@ -195,6 +196,12 @@ class Store(abc.ABC):
             branches.append(
                 f"SELECT '{t.name}' AS t, {self.row_json_sql} AS j FROM {t.name} x "
                 f"WHERE x.{t.customer_column} IN (SELECT customer_id FROM ids)"
+            )
+        if wanted is not None and "promise_status" in wanted and self.table_exists("promise_status") and self.table_exists("promises"):
+            # The ledger's status of the person's promises (its own table has no customer column).
+            branches.append(
+                f"SELECT 'promise_status' AS t, {self.row_json_sql} AS j FROM promise_status x "
+                "WHERE x.promise_id IN (SELECT promise_id FROM promises WHERE customer_id IN (SELECT customer_id FROM ids))"
             )
         links = self.table_exists("customer_links")
         if links:
@@ -215,8 +222,15 @@ class Store(abc.ABC):
         out: dict[str, list[dict[str, Any]]] = {}
         for table_name, text in self._person_rows(sql, params):
             out.setdefault(table_name, []).append(_typed(TABLES[table_name], json.loads(text)))
-        ids = sorted({customer_id} | {r["customer_id"] for r in out.get("customers", [])} | _ids_of(out))
-        return ids, out
+        return person_ids(customer_id, out), out
+
+    @contextlib.contextmanager
+    def touching(self, customer_ids: Sequence[str]) -> Iterator[None]:
+        """Declare that the writes inside change facts of these customers only.
+
+        Engines that cache whole persons (DuckDB's person documents) then forget just these
+        customers instead of every cached person; elsewhere it changes nothing."""
+        yield
 
     @abc.abstractmethod
     def compact(self, tables: Sequence[str] | None = None) -> None:
@@ -229,6 +243,16 @@ class Store(abc.ABC):
 
     def optimize(self, tables: Sequence[str] | None = None) -> None:  # noqa: B027
         """Reorganise tables for fast point reads after bulk loads (engine specific)."""
+
+
+def person_ids(customer_id: str, facts: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """The customer ids a person read found (the asked one always among them)."""
+    return sorted({customer_id} | {r["customer_id"] for r in facts.get("customers", [])} | _ids_of(facts))
+
+
+def typed_row(table: str, row: dict[str, Any]) -> dict[str, Any]:
+    """A row read back from JSON, with its dates and times as Python values again."""
+    return _typed(TABLES[table], row)
 
 
 def _ids_of(facts: dict[str, list[dict[str, Any]]]) -> set[str]:
