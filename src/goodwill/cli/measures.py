@@ -49,8 +49,10 @@ def _as_of(value: str | None) -> dt.datetime | None:
     return dt.datetime(d.year, d.month, d.day, 23, 59, 59, tzinfo=dt.UTC)
 
 
-def _ready(store: Store, refresh: bool, weights: Path | None, as_of: dt.datetime | None) -> None:
-    rp.build_measures(store, as_of=as_of, weights=weights, refresh=refresh)
+def _ready(
+    store: Store, refresh: bool, weights: Path | None, as_of: dt.datetime | None, patterns: Path | None = None
+) -> None:
+    rp.build_measures(store, as_of=as_of, weights=weights, refresh=refresh, patterns=patterns)
 
 
 def _missing(meta: dict[str, Any]) -> None:
@@ -269,20 +271,25 @@ def runaround(
         int, typer.Option("--limit", help="Show this many cases, most effort first.")
     ] = 10,
     weights: WeightsOption = None,
+    patterns: Annotated[
+        Path | None,
+        typer.Option("--patterns", help="Your own conflict_patterns.yaml (versioned) for conflicting answers."),
+    ] = None,
     refresh: RefreshOption = False,
     as_of: AsOfOption = None,
     store: StoreOption = default_store(),
     as_json: JsonOption = False,
 ) -> None:
     """Runaround: the effort each case cost the customer, with hand-offs, channel switches,
-    reopens, time to resolution and the path it took.
+    reopens, conflicting answers, time to resolution and the path it took.
 
     Examples:
       goodwill runaround
       goodwill runaround twcs:116025 --json
+      goodwill runaround --patterns my_conflict_patterns.yaml --refresh
     """
     with open_cli_store(store) as s:
-        _ready(s, refresh, weights, _as_of(as_of))
+        _ready(s, refresh, weights, _as_of(as_of), patterns)
         if customer:
             res: dict[str, Any] = ra.customer_effort(s, customer)
             cases = res["cases"][:limit]
@@ -299,8 +306,9 @@ def runaround(
             "hand-offs",
             "switches",
             "reopens",
+            "conflicts",
             "hours",
-            "path (* = customer)",
+            "path (* = customer, ! = conflicting answer)",
         )
         for c in cases:
             t.add_row(
@@ -310,10 +318,18 @@ def runaround(
                 str(c["handoffs"]),
                 str(c["channel_switches"]),
                 str(c["reopens"]),
+                str(c["conflicts"]),
                 f"{c['hours_to_resolution']:.1f}",
                 escape(c["path"][:120]),
             )
         console.print(t)
+        for c in cases:
+            for k in c["conflicting_answers"]:
+                first = f"{k['first_interaction_id']}: {k['first_says']}  ->  " if k["first_interaction_id"] else ""
+                console.print(
+                    f"{escape(c['case_key'])} [bold]{k['kind']}[/]: "
+                    + escape(f"{first}{k['second_interaction_id']}: {k['second_says']}"[:300])
+                )
 
 
 def report(

@@ -45,24 +45,29 @@ def build_measures(
     as_of: dt.datetime | None = None,
     weights: str | Path | gl.Weights | None = None,
     refresh: bool = False,
+    patterns: str | Path | ra.ConflictPatterns | None = None,
 ) -> dict[str, Any]:
     """Build the promise ledger (when stale), fair value, runaround and the goodwill ledger.
 
     Skips the work when nothing was added since the last build and ``refresh`` is false.
+    ``patterns`` are the conflicting-answer patterns (runaround), the packaged ones by default.
     """
     w = weights if isinstance(weights, gl.Weights) else gl.load_weights(weights)
-    stamp = measures_stamp(store) + "|" + w.version + "|" + (as_of.isoformat() if as_of else "now")
+    p = patterns if isinstance(patterns, ra.ConflictPatterns) else ra.load_patterns(patterns)
+    stamp = (
+        measures_stamp(store) + "|" + w.version + "|" + p.version + "|" + (as_of.isoformat() if as_of else "now")
+    )
     if not refresh and store.get_meta("measures_stamp") == stamp and as_of is None:
         return {"rebuilt": False}
     out: dict[str, Any] = {"rebuilt": True}
     if refresh or not ledger_is_fresh(store):
         out["promises"] = build_ledger(store, as_of=as_of).to_dict()
     out["fair_value"] = fv.build_fair_value(store, as_of=as_of, weights=w)
-    out["runaround"] = ra.build_runaround(store, as_of=as_of, weights=w)
+    out["runaround"] = ra.build_runaround(store, as_of=as_of, weights=w, patterns=p)
     out["goodwill"] = gl.build_goodwill(store, as_of=as_of, weights=w).to_dict()
     store.set_meta(
         "measures_stamp",
-        measures_stamp(store) + "|" + w.version + "|" + (as_of.isoformat() if as_of else "now"),
+        measures_stamp(store) + "|" + w.version + "|" + p.version + "|" + (as_of.isoformat() if as_of else "now"),
     )
     return out
 

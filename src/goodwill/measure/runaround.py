@@ -331,6 +331,12 @@ def load_patterns(path: str | Path | None = None) -> ConflictPatterns:
         return _compile(where, ".".join(keys), _section(raw, where, *keys))
 
     seq = ("customer_reports", "sequence")
+    # In document order, so the first thing missing is the one named.
+    affirmative, negative = rules("stance", "affirmative"), rules("stance", "negative")
+    procedural, conditional = one("stance", "procedural"), one("stance", "conditional")
+    correction, topics = one("stance", "correction"), rules("topics")
+    said_words, reports = one("customer_reports", "said_words"), rules("customer_reports", "rules")
+    speech, turn, undoes, opening = (one(*seq, k) for k in ("speech", "turn", "undoes", "opening"))
     try:
         max_gap = int(_section(raw, where, *seq, "max_gap_chars"))
         max_gap_opened = int(_section(raw, where, *seq, "max_gap_opened_chars"))
@@ -341,18 +347,18 @@ def load_patterns(path: str | Path | None = None) -> ConflictPatterns:
     return ConflictPatterns(
         version=str(raw["version"]),
         path=where,
-        affirmative=rules("stance", "affirmative"),
-        negative=rules("stance", "negative"),
-        procedural=one("stance", "procedural"),
-        conditional=one("stance", "conditional"),
-        correction=one("stance", "correction"),
-        topics=rules("topics"),
-        said_words=one("customer_reports", "said_words"),
-        reports=rules("customer_reports", "rules"),
-        speech=one(*seq, "speech"),
-        turn=one(*seq, "turn"),
-        undoes=one(*seq, "undoes"),
-        opening=one(*seq, "opening"),
+        affirmative=affirmative,
+        negative=negative,
+        procedural=procedural,
+        conditional=conditional,
+        correction=correction,
+        topics=topics,
+        said_words=said_words,
+        reports=reports,
+        speech=speech,
+        turn=turn,
+        undoes=undoes,
+        opening=opening,
         max_gap=max_gap,
         max_gap_opened=max_gap_opened,
         undo_within=undo_within,
