@@ -150,3 +150,65 @@ def test_expectations_in_english_and_portuguese() -> None:
     pt = read_expectations("comprei o produto e até hoje ainda não recebi")
     assert [(x.kind, x.action) for x in pt] == [("unmet", "deliver")]
     assert read_expectations("entrega rápida, produto ótimo") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "agent"),
+    [
+        # shapes of signature found in the development tweets
+        ("We'll look into it. ^JS https://t.co/x", "JS"),
+        ("Thank you. ^bc", "bc"),
+        ("Please DM us. *HCK 2/2", "HCK"),
+        ("Keep us posted /LS", "LS"),
+        ("so I can help.--JV", "JV"),
+        ("Anything else I can help you with?-RM", "RM"),
+        ("so we can take a look. = JJ https://t.co/o", "JJ"),
+        ("Thanks - Gemma 2/2", "Gemma"),
+        ("Can you DM me your account name? Ty Andrew", "Andrew"),
+        ("to assist you further.\nRegards,\nAmruta https://t.co/L", "Amruta"),
+        ("Buses depart from the northern interchange at Reading. Phil.", "Phil"),
+        ("カスタマーサービスまでご連絡ください。https://t.co/N ET", "ET"),
+        ("Is there anything I may be able to help with? ^AP .", "AP"),
+        # a customer's name, a sign-off word or a hyphenated word is nobody's signature
+        ("Have a great flight, thanks Sarah", None),
+        ("We love it. Enjoy", None),
+        ("Catch the new X-Men", None),
+        ("Here to help! For more info please visit;https://t.co/Xaf6cZMUVR.", None),
+    ],
+)
+def test_signature_names_the_agent(text: str, agent: str | None) -> None:
+    assert read_commitments(text, MADE).signature == agent
+
+
+@pytest.mark.parametrize(
+    ("text", "role", "function"),
+    [
+        ("You should hear back from us soon.", "team", None),
+        ("You should hear back either tomorrow or Monday.", "other", None),
+        ("You'll receive an email as soon as we have a date.", "other", None),
+        ("Online ordering is off tonight, but will be back on tomorrow.", "other", "product"),
+        ("It'll be turned back on tomorrow.", "other", "product"),
+        ("We'll be glad to credit you for the time without service.", "team", "billing"),
+        ("Our technician will visit on Monday.", "handed_to", "field"),
+        ("Our billing team will call you back today.", "team", "billing"),
+        ("A member of our social care team will follow up with you.", "handed_to", None),
+    ],
+)
+def test_who_and_which_function(text: str, role: str, function: str | None) -> None:
+    r = read_commitments(text, MADE)
+    assert r.is_promise, text
+    assert (r.promises[0].made_by, r.promises[0].function) == (role, function)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I will be glad to answer any questions you have about your account. Please send me a dm.",
+        "I'll follow up with our team so we can make your future visits stellar!",
+        "We'll make sure to get this straightened out. DM us, and we'll see you there.",
+        "Connect with us through https://t.co/x and we'll be in touch.",
+        "We're always reviewing our schedules and we'll update our website.",
+    ],
+)
+def test_offers_and_internal_steps_are_not_promises(text: str) -> None:
+    assert not read_commitments(text, MADE).is_promise

@@ -183,6 +183,9 @@ def test_repeated_promises_are_one_broken_promise(store: Store) -> None:
     owed = ledger.owed(store, "c1")
     assert [r["status"] for r in owed] == ["broken", "repeat", "repeat"]
     assert owed[0]["made_by"] == "AB"
+    # a refund is billing's to keep, though the message came from the social account
+    fn = store.rows("SELECT function FROM promises WHERE promise_id = 'heard:i1:0'")[0]["function"]
+    assert fn == "billing"
     exp = {(g["kind"], g["action"]): g for g in ledger.expectations(store)}
     assert exp[("told", "call_back")]["unwritten"] == 1
     # c2 was promised a follow-up, not a refund: an expectation never written down

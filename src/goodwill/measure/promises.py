@@ -468,7 +468,8 @@ def extract_heard_promises(
                         "due_at": p.due_at,
                         "made_by": reading.signature or r["agent"] or r["author"],
                         "team": r["team"] or r["author"],
-                        "function": r["function"],
+                        # the function the words name (a technician: field), else the message's own
+                        "function": p.function or r["function"],
                         "channel": r["channel"],
                         "product": r["product"],
                         "kind": "heard",

@@ -93,7 +93,8 @@ _VAGUE_VERB = re.compile(
     r"|get\s+(?:this|it)\s+(?:reported|passed)|report\b|add\b|let\s+(?:our|the)\s+(?:\w+\s+){1,2}know|forward\s+(?:your|the|this)\s+(?:feedback|comments)"
     r"|keep\s+(?:everything|fingers)|include\b|see\s+what|go\s+from|proceed|keep\s+moving|wait\b|set\b|advise\b"
     r"|be\s+(?:glad|happy)\s+to\s+(?:answer|help|assist|look)|get\s+in\s+touch\s+with\s+(?:our|the)|make\s+sure\s+the\s+\w+\s+(?:feels|knows|hears)"
-    r"|get\s+(?:this|it)\s+sorted)",
+    r"|get\s+(?:this|it)\s+(?:sorted|straightened\s+out)|make\s+sure\s+to\s+get\s+(?:this|it)\b|update\s+(?:our|the)\b"
+    r"|(?:go\s+ahead\s+and\s+)?follow\s+up\s+with\s+(?:our|the|my)\b)",
     re.I,
 )
 # The customer must act first: a conditional offer, not a promise.
@@ -110,7 +111,7 @@ _HEDGE = re.compile(
 )
 # A request to the customer, or a question, before the commitment makes it conditional.
 _REQUEST = re.compile(
-    r"\?|\b(?:dm|send|shoot|contact|message|reach out to|tell|let)\s+(?:us|me|my team)\b|\b(?:please|pls|plz|kindly)\b"
+    r"\?|\b(?:dm|send|shoot|contact|message|reach out to|connect with|tell|let)\s+(?:us|me|my team)\b|\b(?:please|pls|plz|kindly)\b"
     r"|\b(?:select|click|follow|visit|use|go to)\b[^.!?]{0,40}(?:link|https?://|dm)|\bjoin us\b|\blet['’]s\b|\bif\b",
     re.I,
 )
@@ -121,11 +122,18 @@ _REASSURE = re.compile(
     re.I,
 )
 _PAST = re.compile(r"^(?:already|just)\b", re.I)
+_GLAD = re.compile(r"\b(?:glad|happy)\s+to\s*$", re.I)
+_OFFER_OF_HELP = re.compile(r"(?:answer|help|assist|look|check)\b", re.I)
 _ADVERB = re.compile(
     r"^(?:(?:absolutely|definitely|certainly|surely|gladly|happily|also|personally)\s+)+",
     re.I,
 )
-_PATTERNS = (_HAVE_SOMEONE, _PROMISE, _PASSIVE, _AND_WILL, _YOU_WILL, _HANDOVER, _LET_ME)
+# "... is shut off tonight, but will be back on tomorrow": the service is the subject left unsaid
+_BACK_ON = re.compile(
+    rf"\b(?:but|and)\s+(?P<subj>)(?:will|{_APOS}ll)\s+(?P<verb>be\s+(?:turned\s+)?back\s+(?:on|up|online)\b[\w'’ -]{{0,40}})",
+    re.I,
+)
+_PATTERNS = (_HAVE_SOMEONE, _PROMISE, _PASSIVE, _AND_WILL, _YOU_WILL, _HANDOVER, _LET_ME, _BACK_ON)
 
 _ACTION_WORDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (a, re.compile(p, re.I))
@@ -152,12 +160,13 @@ _ACTION_WORDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ),
         (
             "send_information",
-            r"\b(?:send (?:you )?(?:the |a |an |more )?(?:details|info|information|link|confirmation|email|instructions)|email you)",
+            r"\b(?:send (?:you )?(?:the |a |an |more )?(?:details|info|information|link|confirmation|email|instructions)|email you"
+            r"|receive (?:an? )?(?:email|confirmation|text|message|notification))",
         ),
         ("deliver", r"\b(?:deliver|receive|ship|arriv|dispatch|points? )"),
         (
             "follow_up",
-            r"\b(?:follow(?:ing)? up|be in touch|get back to|reach out|contact (?:you|me)|hear back|hear from|continue|meet you|update|respond|reply|get in touch|research)",
+            r"\b(?:follow(?:ing)? up|be in (?:touch|contact)|get back to|reach out|contact (?:you|me)|hear back|hear from|continue|meet you|update|respond|reply|get in touch|research)",
         ),
     )
 )
@@ -204,9 +213,78 @@ _DUE = re.compile(
     rf"|(?P<day>\b(?:today|tonight|tomorrow)\b)",
     re.I,
 )
-_SIGNATURE = re.compile(
-    r"(?:\^|(?<=\s)[-*~]\s?)([A-Z][A-Za-z]{1,20}|[A-Z]{2,3})\s*(?:https?://\S+\s*)?$"
+# Who wrote a company message: support accounts sign with initials or a first name at the end
+# (^JS, ^ Ko, ^cr, -Becky, --JV, –SLM, *ZachRicketts, /RB, ~ Vicky, = JJ), after a sign-off
+# (TY - James, Ty Andrew, Regards,\nAmruta), or bare after the last sentence (Phil., Rach,
+# ...。TY). Links, part markers (2/2) and stray dots after the signature are not part of it.
+_SIG_TRAILER = re.compile(r"(?:\s*https?://\S+|\s+\(?\d/\d\)?|\s+\.)\s*$")
+_SIG_NAME = r"(?P<sig>[A-Z][A-Za-z]{0,20}|[A-Z](?:\.[A-Z])+\.?)\.?"
+_SIGNATURES = (
+    # ^ marks a signature whatever follows it, lower-case initials included (BofA: ^cr)
+    re.compile(r"\^\s?(?P<sig>[A-Za-z][A-Za-z]{0,20}|[A-Z](?:\.[A-Z])+\.?)\.?$"),
+    # a dash, star, tilde, slash or equals sign before the name; a dash straight after a word
+    # only before initials or a spaced name ("go-DD", "you- Mariya"), never inside a word
+    re.compile(r"(?:(?<![A-Za-z0-9])(?:[-\u2013\u2014]{1,2}|[*~=])|(?<=\s)/)\s?" + _SIG_NAME + "$"),
+    re.compile(r"(?<=[A-Za-z])[-\u2013\u2014]{1,2}(?:\s" + _SIG_NAME + "|(?P<caps>[A-Z]{2,3}))$"),
+    re.compile(
+        r"\b(?:TY|Ty|Regards|Rgds|Kind regards|Best wishes)[,.!]?\s*(?:[-\u2013\u2014]\s*)?"
+        + _SIG_NAME
+        + "$"
+    ),
+    # bare: a name after the last sentence's end, or initials after punctuation, a link or CJK text
+    re.compile(r"(?:[.!?]|:\)|\))\s+(?P<sig>[A-Z][a-z]{2,15})\.?$"),
+    re.compile(r"(?:[.!?:)\]]\s*|https?://\S+\s+|[^\x00-\x7f]\s*)(?P<sig>[A-Z]{2,3})\.?$"),
 )
+_NOT_NAMES = frozenset(
+    [
+        "thanks",
+        "thank",
+        "cheers",
+        "enjoy",
+        "yes",
+        "yeah",
+        "no",
+        "nope",
+        "hi",
+        "hello",
+        "hey",
+        "regards",
+        "best",
+        "sure",
+        "okay",
+        "ok",
+        "great",
+        "done",
+        "awesome",
+        "congrats",
+        "bye",
+        "love",
+        "welcome",
+        "sorry",
+        "apologies",
+        "please",
+        "thx",
+        "dm",
+    ]
+)
+
+
+def signature(text: str) -> str | None:
+    """The name or initials a company message is signed with, or None."""
+    s = text.strip()
+    while True:
+        cut = _SIG_TRAILER.sub("", s).rstrip()
+        if cut == s:
+            break
+        s = cut
+    for pat in _SIGNATURES:
+        m = pat.search(s)
+        if m is None:
+            continue
+        name = m.group("sig") or m.groupdict().get("caps")
+        if name and name.lower() not in _NOT_NAMES:
+            return name
+    return None
 
 
 @dataclass(frozen=True)
@@ -220,6 +298,8 @@ class HeardPromise:
     due: dt.date | dt.datetime | None
     due_text: str | None
     confidence: float
+    # the company function that must act to keep it, where the words say (None: the message's own)
+    function: str | None = None
 
     @property
     def due_at(self) -> dt.datetime | None:
@@ -279,8 +359,17 @@ def _action(phrase: str) -> str:
     return "other"
 
 
-def _made_by(subj: str) -> str:
+def _made_by(subj: str, verb: str = "") -> str:
     s = subj.lower().strip()
+    if s == "you":
+        # "you should hear back from us" is the team's word; "you'll receive an email" names nobody
+        if re.search(r"\bfrom\s+us\b", verb, re.I):
+            return "team"
+        if re.search(r"\bfrom\s+me\b", verb, re.I):
+            return "agent"
+        if re.search(r"\bfrom\s+(?:our|the|a|an|one of)\b", verb, re.I):
+            return "handed_to"
+        return "other"
     if s in ("i", "let me"):
         return "agent"
     if s == "we" or (s.startswith("our ") and s.endswith(("team", "teams", "department"))):
@@ -288,6 +377,35 @@ def _made_by(subj: str) -> str:
     if s in ("it",):
         return "other"
     return "handed_to"
+
+
+# The party named as the one who will act says which function owes the promise (the labelling
+# guide's definitions); failing that, what is promised does.
+_PARTY_FUNCTION = tuple(
+    (re.compile(p, re.I), f)
+    for p, f in (
+        (r"technician|engineer|station|airport|store|restaurant|on board", "field"),
+        (r"courier|driver|fleet|delivery", "delivery"),
+        (r"billing|accounts? team|payments? team|finance", "billing"),
+        (r"\bsales\b", "sales"),
+        (r"developer|\bdevs?\b|product team", "product"),
+    )
+)
+
+
+def _function(subj: str, action: str, role: str) -> str | None:
+    if role == "handed_to" or re.search(r"\b(?:team|department)\b", subj, re.I):
+        for pat, name in _PARTY_FUNCTION:
+            if pat.search(subj):
+                return name
+    if action in ("refund", "credit"):
+        return "billing"
+    if action == "visit":
+        return "field"
+    # "it'll be back on tomorrow": a system restored for everyone, not this customer's case
+    if action == "fix" and role == "other":
+        return "product"
+    return None
 
 
 def read_commitments(
@@ -330,11 +448,12 @@ def read_commitments(
                     evidence=span_text,
                     start=a_start,
                     end=a_start + len(span_text),
-                    made_by=_made_by(subj),
+                    made_by=(role := _made_by(subj, verb)),
                     made_by_text=subj.strip(),
                     due=due,
                     due_text=due_text,
                     confidence=round(max(conf, 0.3), 2),
+                    function=_function(subj, action, role),
                 )
             )
             if tweet_due[0] is None and due is not None:
@@ -350,8 +469,7 @@ def read_commitments(
                 due, due_text, _ = resolve_due(body, local, cal)
                 if due is not None and not re.fullmatch(r"(?i)today|tonight", due_text or ""):
                     tweet_due = (due, due_text)
-    sig = _SIGNATURE.search(text.strip())
-    return Reading(tuple(promises), tuple(reassurances), sig.group(1) if sig else None, *tweet_due)
+    return Reading(tuple(promises), tuple(reassurances), signature(text), *tweet_due)
 
 
 _BASE: dict[re.Pattern[str], float] = {
@@ -362,6 +480,7 @@ _BASE: dict[re.Pattern[str], float] = {
     _YOU_WILL: 0.75,
     _HANDOVER: 0.7,
     _LET_ME: 0.7,
+    _BACK_ON: 0.75,
 }
 
 
@@ -374,10 +493,14 @@ def _commitment(
     for pat in _PATTERNS:
         for m in pat.finditer(body):
             verb = m.group("verb")
-            subj = m.groupdict().get("subj") or ("let me" if pat is _LET_ME else "you")
+            subj = m.groupdict().get("subj") or (
+                "let me" if pat is _LET_ME else "it" if pat is _BACK_ON else "you"
+            )
             s_low = subj.lower().strip()
             if s_low == "it" and not re.match(
-                r"be back|be (?:fixed|restored|delivered|ready|credited|refunded)", verb, re.I
+                r"be (?:turned )?back|be (?:fixed|restored|delivered|ready|credited|refunded)",
+                verb,
+                re.I,
             ):
                 continue
             if s_low in ("he", "she", "they") and pat is _PROMISE and _action(verb) == "other":
@@ -385,6 +508,11 @@ def _commitment(
             # "we'll absolutely pass on your feedback" is as vague as "we'll pass it on"
             core = _ADVERB.sub("", verb)
             if _VAGUE_VERB.match(core) or _PAST.match(core):
+                continue
+            # "I will be glad to answer any questions": an offer of help, however it is phrased
+            if _GLAD.search(m.group()[: m.start("verb") - m.start()]) and _OFFER_OF_HELP.match(
+                core
+            ):
                 continue
             before = text[: sent.start + m.start()]
             blocked = bool(
