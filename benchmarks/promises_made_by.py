@@ -42,6 +42,7 @@ DATA = Path(os.environ.get("GOODWILL_DATA", REPO.parent / "shared" / "data"))
 LABELS = REPO / "tests" / "data" / "promises"
 RESULTS = REPO / "benchmarks" / "results" / "promises.md"
 BEFORE = REPO / "benchmarks" / "results" / "promises_heldout_before.json"
+ROUND1 = REPO / "benchmarks" / "results" / "promises_heldout_round1.json"
 BEGIN, END = "<!-- made-by-eval:begin -->", "<!-- made-by-eval:end -->"
 # ABCD chats carry no time; deadlines are not scored there, so any fixed instant will do.
 ABCD_TIME = dt.datetime(2020, 1, 6, 12, 0, tzinfo=dt.UTC)
@@ -240,6 +241,9 @@ def run_all(data: Path = DATA) -> dict[str, Any]:
         "extraction": {
             "dev": extraction(dev),
             "held-out": extraction(held),
+            # the second round: half A (even order) was read for errors after the first, half B not
+            "held-out A": extraction([r for r in held if r["order"] % 2 == 0]),
+            "held-out B": extraction([r for r in held if r["order"] % 2 == 1]),
             "abcd": extraction(abcd, score_due=False),
         },
     }
@@ -368,6 +372,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     ap.add_argument("--write", action="store_true", help="replace the block in results/promises.md")
     ap.add_argument("--save-before", action="store_true", help=f"record this run in {BEFORE.name}")
+    ap.add_argument("--save", type=Path, help="record this run (aggregate numbers) in this file")
     ap.add_argument(
         "--errors",
         choices=["dev"],
@@ -377,6 +382,8 @@ def main(argv: list[str] | None = None) -> None:
     res = run_all()
     if args.save_before:
         BEFORE.write_text(json.dumps(_jsonable(res), indent=1) + "\n", "utf-8")
+    if args.save:
+        args.save.write_text(json.dumps(_jsonable(res), indent=1) + "\n", "utf-8")
     if args.errors == "dev":
         dev = {r["tweet_id"]: r for r in load_dev()}
         for e in res["who"]["dev"]["extractor"]["errors"]:

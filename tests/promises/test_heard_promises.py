@@ -212,3 +212,43 @@ def test_who_and_which_function(text: str, role: str, function: str | None) -> N
 )
 def test_offers_and_internal_steps_are_not_promises(text: str) -> None:
     assert not read_commitments(text, MADE).is_promise
+
+
+@pytest.mark.parametrize(
+    ("text", "promise", "action", "role"),
+    [
+        # second round: shapes read in half A of the held-out tweets (half B never read)
+        (
+            "Let me partner you with our Wireless team. They should respond soon.",
+            True,
+            "escalate",
+            "agent",
+        ),
+        ("Kindly be patient as this shall be done from morning.", True, "other", "other"),
+        ("Your concern will be addressed.", True, "fix", "other"),
+        ("A technician will be alerted about the WiFi in the meantime.", True, "escalate", "other"),
+        ("We'll have everything up and running in December.", True, "fix", "team"),
+        ("We'll be keeping all customers updated about alternative options.", False, None, None),
+        ("We'll make sure that your comments are passed on to the team.", False, None, None),
+        ("Nice idea! We'll make sure it reaches them.", False, None, None),
+        ("We'll continue to add new content.", False, None, None),
+        (
+            "Crews were displaced by weather. We'll have you on your way as soon as possible.",
+            False,
+            None,
+            None,
+        ),
+    ],
+)
+def test_second_round_shapes(
+    text: str, promise: bool, action: str | None, role: str | None
+) -> None:
+    r = read_commitments(text, MADE)
+    assert r.is_promise == promise, text
+    if promise:
+        assert (r.promises[0].action, r.promises[0].made_by) == (action, role)
+
+
+def test_a_named_technician_is_field_even_in_the_passive() -> None:
+    p = read_commitments("A technician will be alerted about the WiFi.", MADE).promises[0]
+    assert p.function == "field"

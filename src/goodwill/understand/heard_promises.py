@@ -78,7 +78,15 @@ _PASSIVE = re.compile(
     r"\s+(?:will|shall)\s+be\s+(?P<verb>(?:issued|sent|processed|arranged|made|applied|delivered|shipped|booked|scheduled|with you)\b[\w'’ -]{0,40})",
     re.I,
 )
-_LET_ME = re.compile(r"\blet me (?P<verb>(?:request|escalate|loop|have|get)\b[\w'’ -]{0,60})", re.I)
+_MATTER_DONE = re.compile(
+    r"\b(?P<subj>this|that|your\s+(?:issue|request|concern|case|complaint|query))\s+(?:will|shall)\s+be\s+"
+    r"(?P<verb>(?:done|fixed|resolved|sorted|processed|addressed|completed|escalated)\b[\w'’ -]{0,40})",
+    re.I,
+)
+_LET_ME = re.compile(
+    r"\blet me (?P<verb>(?:request|escalate|loop|have|get|(?:partner|connect|transfer|refer|put) you)\b[\w'’ -]{0,60})",
+    re.I,
+)
 _HAVE_SOMEONE = re.compile(
     r"\b(?P<subj>i|we)(?:['’]ll| will) have (?:a|an|our|the|someone)\b[\w ]{0,30}?(?P<verb>(?:reach out|contact|call|get in touch|follow up|visit)[\w'’ -]{0,40})",
     re.I,
@@ -94,7 +102,10 @@ _VAGUE_VERB = re.compile(
     r"|keep\s+(?:everything|fingers)|include\b|see\s+what|go\s+from|proceed|keep\s+moving|wait\b|set\b|advise\b"
     r"|be\s+(?:glad|happy)\s+to\s+(?:answer|help|assist|look)|get\s+in\s+touch\s+with\s+(?:our|the)|make\s+sure\s+the\s+\w+\s+(?:feels|knows|hears)"
     r"|get\s+(?:this|it)\s+(?:sorted|straightened\s+out)|make\s+sure\s+to\s+get\s+(?:this|it)\b|update\s+(?:our|the)\b"
-    r"|(?:go\s+ahead\s+and\s+)?follow\s+up\s+with\s+(?:our|the|my)\b)",
+    r"|(?:go\s+ahead\s+and\s+)?follow\s+up\s+with\s+(?:our|the|my)\b"
+    r"|(?:be\s+)?keep(?:ing)?\s+(?:[\w-]+\s+){0,6}?(?:updated|posted|informed)\b"
+    r"|make\s+sure\s+(?:that\s+)?(?:the|this|your|it)\b[^.!?]{0,40}?\b(?:feedback|comments|passed|reaches)\b"
+    r"|continue\s+to\s+(?:add|expand|work\s+on|look)\b|have\s+you\s+on\s+your\s+way)",
     re.I,
 )
 # The customer must act first: a conditional offer, not a promise.
@@ -111,7 +122,7 @@ _HEDGE = re.compile(
 )
 # A request to the customer, or a question, before the commitment makes it conditional.
 _REQUEST = re.compile(
-    r"\?|\b(?:dm|send|shoot|contact|message|reach out to|connect with|tell|let)\s+(?:us|me|my team)\b|\b(?:please|pls|plz|kindly)\b"
+    r"\?|\b(?:dm|send|shoot|contact|message|reach out to|connect with|tell|let)\s+(?:us|me|my team)\b|\b(?:please|pls|plz|kindly)\b(?!\s+(?:be\s+patient|bear\s+with|allow\s+us|wait|stand\s+by))"
     r"|\b(?:select|click|follow|visit|use|go to)\b[^.!?]{0,40}(?:link|https?://|dm)|\bjoin us\b|\blet['’]s\b|\bif\b",
     re.I,
 )
@@ -133,7 +144,17 @@ _BACK_ON = re.compile(
     rf"\b(?:but|and)\s+(?P<subj>)(?:will|{_APOS}ll)\s+(?P<verb>be\s+(?:turned\s+)?back\s+(?:on|up|online)\b[\w'’ -]{{0,40}})",
     re.I,
 )
-_PATTERNS = (_HAVE_SOMEONE, _PROMISE, _PASSIVE, _AND_WILL, _YOU_WILL, _HANDOVER, _LET_ME, _BACK_ON)
+_PATTERNS = (
+    _HAVE_SOMEONE,
+    _PROMISE,
+    _PASSIVE,
+    _MATTER_DONE,
+    _AND_WILL,
+    _YOU_WILL,
+    _HANDOVER,
+    _LET_ME,
+    _BACK_ON,
+)
 
 _ACTION_WORDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (a, re.compile(p, re.I))
@@ -151,12 +172,12 @@ _ACTION_WORDS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("credit", r"\b(?:credit|voucher|compensat|discount|goodwill gesture)"),
         (
             "escalate",
-            r"\b(?:escalat|refer|loop|forward|specialist|expert|supervisor|manager|pass (?:your|this) (?:case|concern))",
+            r"\b(?:escalat|alert|partner you|refer|loop|forward|specialist|expert|supervisor|manager|pass (?:your|this) (?:case|concern))",
         ),
         ("cancel", r"\bcancel"),
         (
             "fix",
-            r"\b(?:fix|resolv|restor|repair|be back (?:on|up)|back (?:on|up|online)|working again|sort (?:it|this) out)",
+            r"\b(?:fix|resolv|restor|repair|up and running|be back (?:on|up)|back (?:on|up|online)|working again|sort (?:it|this) out)",
         ),
         (
             "send_information",
@@ -374,7 +395,12 @@ def _made_by(subj: str, verb: str = "") -> str:
         return "agent"
     if s == "we" or (s.startswith("our ") and s.endswith(("team", "teams", "department"))):
         return "team"
-    if s in ("it",):
+    # "it'll be back on", "this shall be done", "a technician will be alerted": nobody named acts
+    if (
+        s in ("it", "this", "that")
+        or s.startswith("your ")
+        or re.match(r"be\s+\w+(?:ed|en)\b", verb)
+    ):
         return "other"
     return "handed_to"
 
@@ -394,7 +420,7 @@ _PARTY_FUNCTION = tuple(
 
 
 def _function(subj: str, action: str, role: str) -> str | None:
-    if role == "handed_to" or re.search(r"\b(?:team|department)\b", subj, re.I):
+    if subj.lower().strip() not in ("i", "we", "you", "it", "they", "he", "she", "let me"):
         for pat, name in _PARTY_FUNCTION:
             if pat.search(subj):
                 return name
@@ -438,6 +464,10 @@ def read_commitments(
             action = _action(f"{subj} {verb}" if pat is _PASSIVE else verb)
             if pat is _HAVE_SOMEONE or (pat is _LET_ME and action in ("other", "follow_up")):
                 action = "escalate"
+            if pat is _MATTER_DONE and re.match(
+                r"(?:fixed|resolved|sorted|addressed)\b", verb, re.I
+            ):
+                action = "fix"
             conf = _BASE[pat] - (0.15 if re.search(r"\bshould\b", m.group(), re.I) else 0.0)
             conf -= 0.1 if action == "other" else 0.0
             a_start = sent.start + m.start()
@@ -481,6 +511,7 @@ _BASE: dict[re.Pattern[str], float] = {
     _HANDOVER: 0.7,
     _LET_ME: 0.7,
     _BACK_ON: 0.75,
+    _MATTER_DONE: 0.7,
 }
 
 
