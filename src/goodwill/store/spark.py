@@ -31,7 +31,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 import pyarrow as pa
 
@@ -77,9 +77,10 @@ class SparkTarget:
 def parse_spark_url(url: str) -> SparkTarget:
     """``spark://local[2]?warehouse=PATH``, ``spark://HOST:PORT?warehouse=PATH`` or ``spark:PATH``."""
     if url.startswith("spark://"):
-        parts = urlsplit(url)
-        query = dict(parse_qsl(parts.query, keep_blank_values=True))
-        host = parts.netloc
+        # Not urlsplit: it reads local[2]'s brackets as an IPv6 address.
+        rest, _, q = url.removeprefix("spark://").partition("?")
+        query = dict(parse_qsl(q, keep_blank_values=True))
+        host = rest.rstrip("/")
         master = host if host.startswith("local") or host in ("yarn",) else f"spark://{host}"
         if not host:
             master = "local[2]"
@@ -166,6 +167,14 @@ def spark_session(target: SparkTarget) -> Any:
         session = _base_session.newSession()
     session.conf.set("spark.sql.session.timeZone", "UTC")
     return session
+
+
+def _first_per_key(data: pa.Table, key: list[str]) -> pa.Table:
+    """The first row of each primary key (a batch may repeat one)."""
+    numbered = data.append_column("_gw_row", pa.array(range(data.num_rows), pa.int64()))
+    first = numbered.group_by(key, use_threads=False).aggregate([("_gw_row", "min")])
+    rows = sorted(first.column("_gw_row_min").to_pylist())
+    return data.take(pa.array(rows, pa.int64()))
 
 
 def _ddl(table: Table) -> str:
@@ -349,6 +358,17 @@ class SparkStore(Store):
         if c.kind == "create":
             self.ensure_table(table)
             return -1
+        if c.kind == "add_columns":
+            # Tables are read with the schema goodwill declares, and Parquet files written
+            # before a column existed read it as null: a column the schema has needs nothing.
+            missing = [n for n in c.columns if not table.has_column(n)]
+            if missing:
+                raise StoreError(
+                    f"Cannot add column(s) {', '.join(missing)} to {table.name}: goodwill's schema lacks them.",
+                    hint="Declare the column in the table's definition; Spark tables follow it.",
+                )
+            self._register(table.name)
+            return -1
         if c.kind == "insert":
             df = self._df(c.sql)
             names = list(c.columns) or list(_columns(table))
@@ -360,6 +380,8 @@ class SparkStore(Store):
             return self._write(table, df.toDF(*[f"_gw_{i}" for i in range(len(names))]), names)
         if c.kind in ("delete", "update"):
             assert c.count_sql is not None
+            if not self.files.data_files(self.files.path(table.name)):
+                return 0
             n = int(self._df(c.count_sql).collect()[0][0])
             if n:
                 self._rewrite(table, self._df(c.sql))
@@ -382,7 +404,7 @@ class SparkStore(Store):
         ]
         return df.selectExpr(*exprs)
 
-    def _write(self, table: Table, df: Any, names: Sequence[str]) -> int:
+    def _write(self, table: Table, df: Any, names: Sequence[str], *, count: bool = True) -> int:
         folder = self.files.path(table.name)
         before = self.files.data_files(folder)
         self._note(table.name, before)
@@ -394,7 +416,7 @@ class SparkStore(Store):
             raise self._fail(exc, f"append to {table.name}") from exc
         new = sorted(self.files.data_files(folder) - before)
         self._register(table.name)
-        if not new:
+        if not new or not count:
             return 0
         return int(self.spark.read.schema(_ddl(table)).parquet(*[f"{folder}/{n}" for n in new]).count())
 
@@ -429,16 +451,20 @@ class SparkStore(Store):
     def _append(self, table: Table, data: pa.Table, *, dedupe: bool) -> int:
         with self._lock:
             self.ensure_table(table)
+            key = list(table.primary_key)
+            if dedupe and has_repeats(data, table.primary_key):
+                data = _first_per_key(data, key)
+            # Rows already stored are found by an anti-join in Spark; into an empty table
+            # every row goes, and how many is known without a job.
+            join = dedupe and bool(self.files.data_files(self.files.path(table.name)))
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=_PANDAS_WARNING)
                 df = self.spark.createDataFrame(data)
-            if dedupe:
-                key = list(table.primary_key)
-                if has_repeats(data, table.primary_key):
-                    df = df.dropDuplicates(key)
+            if join:
                 stored = self.spark.table(table.name).select(*key)
                 df = df.join(stored, on=key, how="left_anti").select(*table.column_names)
-            return self._write(table, df, list(table.column_names))
+            n = self._write(table, df, list(table.column_names), count=join)
+            return n if join else data.num_rows
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:

@@ -155,9 +155,13 @@ def _unix_micros(node: exp.Expression) -> exp.Expression:
     return exp.Anonymous(this="unix_micros", expressions=[exp.cast(node, exp.DataType.build("TIMESTAMP"))])
 
 
-def _rewrite(node: exp.Expression) -> exp.Expression:
+def _rewrite(node: Any) -> Any:
     if isinstance(node, exp.Cast) and node.to.this == exp.DataType.Type.JSON:
         return node.this
+    if isinstance(node, exp.Avg) and not isinstance(node.this, exp.Distinct):
+        # DuckDB averages decimals (a literal 1.0 is one) as DOUBLE; Spark keeps a decimal of
+        # four more digits, which rounds the result.
+        return exp.Avg(this=exp.cast(node.this, exp.DataType.build("DOUBLE")))
     if isinstance(node, exp.Extract) and node.this.name.upper() == "EPOCH":
         inner = node.expression.unnest()
         diff: exp.Expression
@@ -187,6 +191,73 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
     return node
 
 
+def _lookup_shape(sub: exp.Subquery) -> tuple[exp.Table, exp.Expression, exp.Column, exp.Expression] | None:
+    """(table, value, key, outer) for ``(SELECT t.value FROM table t WHERE t.key = outer)``."""
+    inner = sub.this
+    if not isinstance(inner, exp.Select) or isinstance(sub.parent, exp.From | exp.Join | exp.In):
+        return None
+    src = inner.args.get("from_") or inner.args.get("from")
+    where = inner.args.get("where")
+    if (
+        len(inner.expressions) != 1
+        or src is None
+        or not isinstance(src.this, exp.Table)
+        or inner.args.get("joins")
+        or inner.args.get("group")
+        or where is None
+        or not isinstance(where.this, exp.EQ)
+    ):
+        return None
+    table = src.this
+    alias = table.alias_or_name
+    value = inner.expressions[0].unalias()
+    if value.find(exp.AggFunc) or any(c.table != alias for c in value.find_all(exp.Column)):
+        return None
+    for key, outer in ((where.this.this, where.this.expression), (where.this.expression, where.this.this)):
+        if (
+            isinstance(key, exp.Column)
+            and key.table == alias
+            and outer.find(exp.Column) is not None
+            and all(c.table and c.table != alias for c in outer.find_all(exp.Column))
+        ):
+            return table, value, key, outer
+    return None
+
+
+def _decorrelate(tree: exp.Expression) -> exp.Expression:
+    """Turn correlated lookups ``(SELECT t.v FROM t WHERE t.k = outer.x)`` into LEFT JOINs.
+
+    Spark plans such a subquery itself, but fails inside a window's PARTITION BY (silence
+    ranks failures per person that way): a join works everywhere. The joined side is grouped
+    by its key, so it adds no rows; where several rows match, DuckDB and PostgreSQL would
+    refuse the subquery, and here the largest value is taken."""
+    made: dict[tuple[int, str], str] = {}
+    for sub in list(tree.find_all(exp.Subquery)):
+        shape = _lookup_shape(sub)
+        owner = sub.parent.find_ancestor(exp.Select) if sub.parent is not None else None
+        if shape is None or owner is None:
+            continue
+        table, value, key, outer = shape
+        sig = (id(owner), sub.sql())
+        name = made.get(sig)
+        if name is None:
+            name = f"_gw_lookup{len(made)}"
+            made[sig] = name
+            side = (
+                exp.select(
+                    exp.alias_(key.copy(), "k"),
+                    exp.alias_(exp.Max(this=value.copy()), "v"),
+                )
+                .from_(table.copy())
+                .where(exp.not_(exp.Is(this=key.copy(), expression=exp.Null())))
+                .group_by(key.copy())
+                .subquery(name)
+            )
+            owner.join(side, on=exp.EQ(this=exp.column("k", table=name), expression=outer.copy()), join_type="left", copy=False)
+        sub.replace(exp.column("v", table=name))
+    return tree
+
+
 def _annotated(tree: exp.Expression, schema: Mapping[str, Mapping[str, str]]) -> exp.Expression:
     """Qualify and type the tree against the schema; unknown tables leave it untyped."""
     try:
@@ -205,8 +276,16 @@ def _annotated(tree: exp.Expression, schema: Mapping[str, Mapping[str, str]]) ->
 
 def to_spark(tree: exp.Expression, schema: Mapping[str, Mapping[str, str]]) -> str:
     """A SELECT (or any query) tree, already bound, as Spark SQL."""
-    typed = _annotated(tree, schema)
-    return str(typed.transform(_rewrite).sql(dialect=WRITE))
+    typed = _decorrelate(_annotated(tree, schema))
+    # Children first, so a rewrite sees its arguments already rewritten (timezone() nests).
+    for node in reversed(list(typed.walk(bfs=False))):
+        new = _rewrite(node)
+        if new is not node:
+            if node is typed:
+                typed = new
+            else:
+                node.replace(new)
+    return str(typed.sql(dialect=WRITE))
 
 
 def parse(sql: str) -> exp.Expression:
@@ -280,6 +359,10 @@ def compile_statement(
         return Compiled("update", to_spark(after, sch), name, tuple(names), count_sql=to_spark(count, sch))
     if isinstance(tree, exp.Create):
         return Compiled("create", "", _table_name(tree.this))
+    if isinstance(tree, exp.Alter):
+        added = [a for a in tree.args.get("actions") or [] if isinstance(a, exp.ColumnDef)]
+        if added and len(added) == len(tree.args.get("actions") or []):
+            return Compiled("add_columns", "", _table_name(tree.this), tuple(a.name for a in added))
     if isinstance(tree, exp.Query):
         return Compiled("query", to_spark(tree, sch))
     raise StoreError(
