@@ -18,6 +18,8 @@ def main() -> None:
         if step == kill_at:
             os.kill(os.getpid(), signal.SIGKILL)
 
+    if kill_at.startswith("scrub:"):
+        _kill_inside_the_scrub(kill_at)
     store = open_store(url)
     import goodwill.rights.erase as erase
 
@@ -30,6 +32,31 @@ def main() -> None:
     fulfil_request(store, request_id)
     store.close()
     print("done", flush=True)
+
+
+def _kill_inside_the_scrub(kill_at: str) -> None:
+    """Die half way through writing the scrub's journal, or a metadata block of the file."""
+    from goodwill.store import duck_erase
+
+    if kill_at == "scrub:journal":
+        def write_journal(path, blocks):  # type: ignore[no-untyped-def]
+            body = b"".join(blocks.values())
+            with open(path, "wb") as fh:
+                fh.write(duck_erase._JOURNAL_MAGIC + body[: len(body) // 2])
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        duck_erase._write_journal = write_journal
+    else:
+        real_apply = duck_erase._apply
+
+        def apply(fd, blocks, block_size):  # type: ignore[no-untyped-def]
+            block, data = next(iter(blocks.items()))
+            real_apply(fd, {block: data[: len(data) // 2]}, block_size)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        duck_erase._apply = apply
 
 
 if __name__ == "__main__":

@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
-from tests.rights.helpers import SECRET_EMAIL, SECRET_ID, SECRET_TEXT, build
+from tests.rights.helpers import SECRET_EMAIL, SECRET_ID, SECRET_TEXT, T0, build
 
 from goodwill.errors import StoreError
-from goodwill.rights import erase_person
-from goodwill.store import Store
+from goodwill.model import TABLES
+from goodwill.rights import compact_store, erase_person
+from goodwill.store import Store, duck_erase, open_store
 
-NEEDLES = (SECRET_TEXT.encode(), SECRET_EMAIL.encode(), SECRET_ID.encode())
+# Short values at the ends of a column are what DuckDB's min/max statistics keep (their first
+# 12 bytes), so the person's whole short id, handle and name are needles too.
+NEEDLES = (
+    SECRET_TEXT,
+    SECRET_EMAIL,
+    SECRET_ID,
+    SECRET_ID[:12],  # a statistic's prefix of the id
+    "TW-99",  # their other record: the largest customer id of several tables
+    "@plinkett99",  # the smallest display name
+    "Zyx Plinkett",  # the largest display name
+    "plinkett99",
+    "Xylophonic",  # only in their long message, which DuckDB stores apart from short strings
+)
+LONG_TEXT = "Xylophonic " + "late parcel again, " * 1500
 
 
 def _duck_files(store: Store) -> list[Path]:
@@ -27,8 +44,12 @@ def _pg_files(store: Store, tables: list[str]) -> list[Path]:
     files = []
     for t in tables:
         rel = store.scalar("SELECT pg_relation_filepath(?)", [t])
+        # Its indexes, its TOAST table (long values) and the TOAST table's index.
         idx = store.rows(
-            "SELECT pg_relation_filepath(indexrelid) AS f FROM pg_index WHERE indrelid = CAST(? AS regclass)", [t]
+            "SELECT pg_relation_filepath(i.indexrelid) AS f FROM pg_index i WHERE i.indrelid IN "
+            "(SELECT CAST(? AS regclass) UNION SELECT reltoastrelid FROM pg_class WHERE oid = CAST(? AS regclass)) "
+            "UNION SELECT pg_relation_filepath(reltoastrelid) FROM pg_class WHERE oid = CAST(? AS regclass) AND reltoastrelid <> 0",
+            [t, t, t],
         )
         for f in [rel, *(r["f"] for r in idx)]:
             base = root / str(f)
@@ -42,31 +63,153 @@ def _pg_files(store: Store, tables: list[str]) -> list[Path]:
     return files
 
 
-def _found(files: list[Path]) -> list[str]:
+def _found(files: list[Path], needles: tuple[str, ...] = NEEDLES) -> list[str]:
     hits = []
     for f in files:
         data = f.read_bytes()
-        hits += [f"{f.name}: {n.decode()}" for n in NEEDLES if n in data]
+        hits += [f"{f.name}: {n}" for n in needles if n.encode() in data]
     return hits
 
 
-TABLES = ["customers", "identifiers", "interactions", "promises", "consents", "customer_links", "quarantine", "rights_jobs"]
+def _add_long_message(store: Store) -> None:
+    store.append(
+        "interactions",
+        pa.Table.from_pylist(
+            [{"interaction_id": "plong", "customer_id": SECRET_ID, "occurred_at": T0 + dt.timedelta(days=40),
+              "channel": "email", "direction": "inbound", "text": LONG_TEXT}]
+        ),
+    )
 
 
-def test_duckdb_file_holds_no_trace(duck_store: Store) -> None:
-    build(duck_store, others=2000)
-    duck_store.execute("CHECKPOINT")
-    # Without the positive control a search that can never match would pass.
-    before = _found(_duck_files(duck_store))
-    assert any(SECRET_ID in h for h in before) and any(SECRET_EMAIL in h for h in before)
-    duck_store.execute(f"DELETE FROM interactions WHERE customer_id = '{SECRET_ID}'")
-    duck_store.execute("CHECKPOINT")
-    assert _found(_duck_files(duck_store)), "DELETE + CHECKPOINT alone left no trace: the test would prove nothing"
-    erase_person(duck_store, "TW-99")
-    assert duck_store.scalar("SELECT count(*) FROM interactions WHERE customer_id = 'TW-99'") == 0
-    assert _found(_duck_files(duck_store)) == []
-    # The store still works after the file was swapped.
-    assert duck_store.count("customers") == 2000
+def _readable(path: Path) -> dict[str, int]:
+    """Every table of the file read in full by a fresh process-level open (no cached blocks)."""
+    with open_store(path) as s:
+        return {t: len(s.rows(f"SELECT * FROM {t}")) for t in TABLES if s.table_exists(t)}
+
+
+@pytest.mark.parametrize("compression", ["auto", "uncompressed"])
+def test_duckdb_file_holds_no_trace(tmp_path: Path, compression: str) -> None:
+    # Uncompressed storage keeps every value as plain bytes, so there the search cannot miss a
+    # value that compression disguised.
+    path = tmp_path / "store.duckdb"
+    store = open_store(path)
+    try:
+        store.con.execute(f"SET force_compression = '{compression}'")  # type: ignore[attr-defined]
+        build(store, others=2000)
+        _add_long_message(store)
+        store.optimize()  # sorted tables and the person documents, as in use
+        store.execute("CHECKPOINT")
+        # Without the positive control a search that can never match would pass.
+        before = _found(_duck_files(store))
+        assert len({h.split(": ", 1)[1] for h in before}) >= (len(NEEDLES) if compression == "uncompressed" else 5), before
+        store.execute("DELETE FROM interactions WHERE customer_id = 'TW-99'")
+        store.execute("CHECKPOINT")
+        assert _found(_duck_files(store)), "DELETE + CHECKPOINT alone left no trace: the test would prove nothing"
+
+        erase_person(store, "TW-99")
+        assert store.last_compaction["mode"] == "in place", store.last_compaction  # type: ignore[attr-defined]
+        assert store.scalar("SELECT count(*) FROM interactions WHERE customer_id IN ('TW-99', ?)", [SECRET_ID]) == 0
+        assert _found(_duck_files(store)) == []
+        # The store still works, and keeps everyone else.
+        assert store.count("customers") == 2000 and store.count("interactions") == 8000
+    finally:
+        store.close()
+    counts = _readable(path)
+    assert counts["customers"] == 2000 and counts["interactions"] == 8000
+
+
+def test_duckdb_batch_then_one_compaction(tmp_path: Path) -> None:
+    path = tmp_path / "store.duckdb"
+    with open_store(path) as store:
+        store.con.execute("SET force_compression = 'uncompressed'")  # type: ignore[attr-defined]
+        build(store, others=500)
+        store.optimize()
+        erase_person(store, "TW-99", compact=False)
+        erase_person(store, "C0007", compact=False)
+        # Rows are gone at once; the bytes wait for the compaction.
+        assert store.scalar("SELECT count(*) FROM customers WHERE customer_id IN ('C0007', 'TW-99')") == 0
+        assert _found(_duck_files(store))
+        compact_store(store)
+        assert store.last_compaction["mode"] == "in place"  # type: ignore[attr-defined]
+        assert _found(_duck_files(store), (*NEEDLES, "other7@example.com")) == []
+        assert all(r["result"].count('"compacted": true') for r in store.rows("SELECT result FROM rights_jobs"))
+    assert _readable(path)["customers"] == 499
+
+
+def test_duckdb_falls_back_to_a_fresh_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_: object) -> dict[str, int]:
+        raise duck_erase.ScrubUnavailable("refused by the test")
+
+    monkeypatch.setattr(duck_erase, "scrub_file", refuse)
+    path = tmp_path / "store.duckdb"
+    with open_store(path) as store:
+        store.con.execute("SET force_compression = 'uncompressed'")  # type: ignore[attr-defined]
+        build(store, others=200)
+        erase_person(store, "TW-99")
+        assert store.last_compaction == {"mode": "copy", "why": "refused by the test"}  # type: ignore[attr-defined]
+        assert _found(_duck_files(store)) == []
+    assert _readable(path)["customers"] == 200
+
+
+def test_duckdb_scrub_interrupted_after_its_journal_is_finished_on_open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "store.duckdb"
+    store = open_store(path)
+    con = store.con  # type: ignore[attr-defined]
+    con.execute("SET force_compression = 'uncompressed'")
+    build(store, others=300)
+    erase_person(store, "TW-99", compact=False)
+    blocks = [b for r in store.rows("SELECT result FROM rights_jobs") for b in json.loads(r["result"])["blocks"]]
+    # The in-place compaction, step by step, up to the file surgery.
+    duck_erase.rewrite_blocks(con, blocks)
+    with duck_erase.metadata_reuse_off(con):
+        con.execute("CHECKPOINT")
+        snap = duck_erase.snapshot(con)
+    store.close()
+    real_apply = duck_erase._apply
+
+    def die_half_way(fd: int, new_blocks: dict[int, bytes], block_size: int) -> None:
+        # The journal is on disk; one block is half written, then the process dies.
+        block, data = next(iter(new_blocks.items()))
+        real_apply(fd, {block: data[: len(data) // 2]}, block_size)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(duck_erase, "_apply", die_half_way)
+    with pytest.raises(KeyboardInterrupt):
+        duck_erase.scrub_file(path, snap)
+    monkeypatch.undo()
+    assert duck_erase.journal_path(path).exists()
+    # The next open finishes the scrub from the journal before DuckDB reads a block.
+    assert _readable(path)["customers"] == 300
+    assert not duck_erase.journal_path(path).exists()
+    assert _found(_duck_files(store)) == []
+
+
+def test_duckdb_torn_journal_is_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "store.duckdb"
+    with open_store(path) as s:
+        build(s, others=50)
+    duck_erase.journal_path(path).write_bytes(b"GWSCRUB1" + b"\x01" * 40)
+    with open_store(path) as s:
+        assert s.count("customers") == 52
+    assert not duck_erase.journal_path(path).exists()
+
+
+def test_checksum_is_duckdbs(tmp_path: Path) -> None:
+    # The scrub only rewrites blocks whose checksum it reproduces; check it does on real blocks.
+    path = tmp_path / "store.duckdb"
+    with open_store(path) as s:
+        build(s, others=100)
+        s.execute("CHECKPOINT")
+    data = path.read_bytes()
+    size = 262_144
+    blocks = (len(data) - duck_erase.BLOCKS_START) // size
+    assert blocks >= 2
+    for b in range(blocks):
+        block = data[duck_erase.BLOCKS_START + b * size : duck_erase.BLOCKS_START + (b + 1) * size]
+        assert duck_erase.checksum(block[8:]) == int.from_bytes(block[:8], "little")
+
+
+TABLES_PG = ["customers", "identifiers", "interactions", "promises", "consents", "customer_links", "quarantine", "rights_jobs"]
 
 
 @pytest.mark.postgres
@@ -74,11 +217,12 @@ def test_postgres_files_hold_no_trace(store: Store) -> None:
     if store.engine != "postgres":
         pytest.skip("PostgreSQL only")
     build(store, others=2000)
+    _add_long_message(store)
     store.execute("CHECKPOINT")
-    files = _pg_files(store, TABLES)
+    files = _pg_files(store, TABLES_PG)
     assert any(SECRET_TEXT in h for h in _found(files))
     erase_person(store, "TW-99")
     # VACUUM FULL gives each table new files; look at the current ones and the old ones.
-    new_files = _pg_files(store, TABLES)
+    new_files = _pg_files(store, TABLES_PG)
     assert _found(new_files) == []
     assert _found([f for f in files if f.exists()]) == []

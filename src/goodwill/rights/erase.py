@@ -6,14 +6,17 @@ leaves a job that :func:`resume_jobs` (run on ``goodwill rights resume`` and bef
 any new erasure) carries to the same end state as an uninterrupted run.
 
 Steps: ``suppress`` (keyed hashes of the person's ids and identifiers, so an old file
-cannot bring them back), ``counts`` (only if anonymous aggregates were explicitly
-kept), one ``delete:<table>`` per table holding their data (children found ``via``
-another table first), ``requests`` (their rights requests keep only a keyed hash of
-the person), ``forget`` (the job drops the ids it needed), and ``compact``: on DuckDB
-the database is copied into a fresh file that atomically replaces the old one, because
-DELETE and CHECKPOINT leave the old bytes in freed blocks and in column statistics
-(measured; see benchmarks/results/rights.md); on PostgreSQL the touched tables are
-rewritten with ``VACUUM FULL`` (a plain VACUUM leaves the tuple bytes in the page).
+cannot bring them back), on DuckDB ``locate`` (the file blocks that hold the person's rows,
+their requests and this job's own plan, found before anything is deleted; it also drops the
+person documents, a cache whose index keeps deleted keys' bytes), ``counts`` (only if
+anonymous aggregates were explicitly kept), one ``delete:<table>`` per table holding their
+data (children found ``via`` another table first), ``requests`` (their rights requests keep
+only a keyed hash of the person), ``forget`` (the job drops the ids it needed), and
+``compact``, which removes the old bytes from the files. On DuckDB only the row groups in the
+located blocks are rewritten and the file is scrubbed in place (goodwill.store.duck_erase),
+falling back to copying the database into a fresh file where that is not possible; on
+PostgreSQL the touched tables are rewritten with ``VACUUM FULL`` (a plain VACUUM leaves the
+tuple bytes in the page). Measurements: benchmarks/results/rights.md.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +43,7 @@ from goodwill.rights._tables import (
 from goodwill.rights.person import Person, resolve_person
 from goodwill.rights.scope import identifiers_of, person_scope
 from goodwill.store import Store
+from goodwill.store.duck import DuckDBStore
 
 __all__ = ["ErasureResult", "compact_store", "erase_person", "pending_jobs", "resume_jobs", "run_job"]
 
@@ -126,7 +130,8 @@ def erase_person(
 def _plan(store: Store, person: Person, request_id: str | None, keep_counts: bool, compact: bool, actor: str) -> str:
     idents = identifiers_of(store, list(person.customer_ids))
     tables = [s.table for s in person_scope(store, person, idents)]
-    steps = ["suppress", *(["counts"] if keep_counts else []), *(f"delete:{t}" for t in tables), "requests", "forget"]
+    locate = ["locate"] if isinstance(store, DuckDBStore) else []
+    steps = ["suppress", *locate, *(["counts"] if keep_counts else []), *(f"delete:{t}" for t in tables), "requests", "forget"]
     if compact:
         steps.append("compact")
     plan = {
@@ -179,9 +184,13 @@ def run_job(store: Store, job_id: str, *, hook: StepHook | None = None) -> Erasu
             continue
         if hook:
             hook(step)
-        if step == "compact":
-            # Not transactional, but idempotent: a rerun copies again.
-            compact_store(store, touched=sorted(result.get("rows", {})))
+        if step in ("locate", "compact"):
+            # Not transactional (both checkpoint the file), but idempotent: a rerun does it again.
+            if step == "locate":
+                result["blocks"] = _locate(store, job_id, plan)
+            else:
+                compact_store(store, touched=sorted(result.get("rows", {})))
+                result = _job(store, job_id)["result"]
             with store.transaction():
                 done.append(step)
                 _mark(store, job_id, done, result)
@@ -280,10 +289,52 @@ def _keep_counts(store: Store, person: Person, idents: list[tuple[str, str]]) ->
     return kept
 
 
+def _locate(store: Store, job_id: str, plan: dict[str, Any]) -> list[int]:
+    """DuckDB: the blocks holding everything this job will delete or overwrite."""
+    assert isinstance(store, DuckDBStore)
+    # The person documents are a cache (optimize() rebuilds them) whose ART index keeps the
+    # bytes of deleted keys in its blocks: dropped, all of it goes to the free blocks.
+    store.drop_person_docs()
+    person = _person_from_plan(plan)
+    selections: list[tuple[str, str, Sequence[Any]]] = [
+        (s.table, s.where, s.params) for s in person_scope(store, person, [tuple(i) for i in plan["identifiers"]])
+    ]
+    ids = list(plan["customer_ids"])
+    if ids:
+        selections.append((RIGHTS_REQUESTS.name, f"person_id IN ({', '.join('?' for _ in ids)})", ids))
+    # This job's own row: its plan holds the ids until ``forget``.
+    selections.append((RIGHTS_JOBS.name, "job_id = ?", [job_id]))
+    return store.locate(selections)
+
+
 def compact_store(store: Store, touched: list[str] | None = None) -> None:
-    """Remove the bytes of deleted rows from the store's files."""
+    """Remove the bytes of deleted rows from the store's files.
+
+    On DuckDB this cleans the blocks that every erasure job not yet compacted located (one
+    call after a batch of ``erase_person(..., compact=False)`` serves them all), then marks
+    those jobs compacted; a job without located blocks makes it copy the whole database."""
     if store.engine == "postgres":
         names = set(touched or []) | {RIGHTS_JOBS.name, RIGHTS_REQUESTS.name, "rights_events"}
         store.compact(sorted(names))
-    else:
+        return
+    if not isinstance(store, DuckDBStore):
         store.compact(touched)
+        return
+    ensure_rights_tables(store)
+    pending = []
+    blocks: set[int] | None = set()
+    for r in store.rows(f"SELECT job_id, result FROM {RIGHTS_JOBS.name} WHERE kind = 'erase'"):
+        res = json.loads(r["result"]) if r["result"] else {}
+        if res.get("compacted") or not ("blocks" in res or res.get("rows")):
+            continue
+        pending.append((r["job_id"], res))
+        if "blocks" not in res:
+            # Rows deleted where nobody recorded the blocks (a job from before locate existed).
+            blocks = None
+        elif blocks is not None:
+            blocks.update(int(b) for b in res["blocks"])
+    store.compact(touched, blocks=None if blocks is None else sorted(blocks))
+    with store.transaction():
+        for job_id, res in pending:
+            res["compacted"] = True
+            store.execute(f"UPDATE {RIGHTS_JOBS.name} SET result = ? WHERE job_id = ?", [json.dumps(res), job_id])

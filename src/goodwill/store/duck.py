@@ -27,6 +27,7 @@ import pyarrow as pa
 
 from goodwill.errors import StoreError, StoreLockedError
 from goodwill.model import TABLES, Table
+from goodwill.store import duck_erase
 from goodwill.store import person_docs as pdocs
 from goodwill.store.base import Params, Store, has_repeats, person_ids, typed_row
 from goodwill.store.ddl import META_DDL, create_table_sql
@@ -88,6 +89,10 @@ class DuckDBStore(Store):
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
         """Attach the file (rather than open it as the main database) to choose its row-group size."""
+        if self.path != ":memory:":
+            # A scrub of the file (compact) that a crash interrupted is finished before DuckDB
+            # reads a block it was rewriting.
+            duck_erase.recover(self.path)
         con = duckdb.connect(":memory:")
         opts = [f"ROW_GROUP_SIZE {self.row_group_size}"]
         if self.read_only:
@@ -417,38 +422,98 @@ class DuckDBStore(Store):
                 self.build_person_docs()
             self.con.execute("CHECKPOINT")
 
-    def compact(self, tables: Sequence[str] | None = None) -> None:
-        """Copy the database into a fresh file and swap it in atomically.
+    # What the last compact() did: {"mode": "in place" | "copy", ...} (read by tests and benchmarks).
+    last_compaction: dict[str, Any] = {}  # noqa: RUF012 - replaced, never mutated
 
-        DELETE + CHECKPOINT leaves old values in free blocks, and rewriting single tables
-        did not remove them either (measured for erasure), so only a fresh file is sure.
+    def locate(self, selections: Sequence[tuple[str, str, Sequence[Any]]]) -> list[int]:
+        """The file blocks holding the row groups of the selected rows (before they are deleted).
+
+        Each selection is ``(table, where, params)``. Pass the result to :meth:`compact` after
+        the DELETEs to remove those rows' bytes without copying the database."""
+        with self._lock:
+            try:
+                return duck_erase.locate(self.con, selections)
+            except duckdb.Error as exc:
+                raise _translate(exc, self.path) from exc
+
+    def compact(self, tables: Sequence[str] | None = None, *, blocks: Sequence[int] | None = None) -> None:
+        """Remove the bytes of deleted rows from the file.
+
+        With ``blocks`` from :meth:`locate`, only the row groups in those blocks are rewritten and
+        the file is scrubbed in place (goodwill.store.duck_erase): the cost follows the rows
+        erased, not the store. Without them, or where the file does not allow the scrub, the
+        database is copied into a fresh file that replaces the old one (DELETE + CHECKPOINT
+        leaves old values in blocks, measured), which costs the size of the store.
         """
         with self._lock:
             self.con.execute("CHECKPOINT")
             if self.path == ":memory:":
                 return
-            target = Path(self.path)
-            fresh = target.with_name(target.name + ".gw-compact")
-            for p in (fresh, Path(str(fresh) + ".wal")):
-                p.unlink(missing_ok=True)
-            self.con.execute(f"ATTACH '{fresh}' AS gw_compact (ROW_GROUP_SIZE {self.row_group_size})")
+            if blocks is not None:
+                try:
+                    self.last_compaction = {"mode": "in place", **self._scrub(blocks)}
+                    return
+                except duck_erase.ScrubUnavailable as exc:
+                    why = str(exc)
+            else:
+                why = "the blocks to clean were not located"
+            self._copy_into_fresh_file()
+            self.last_compaction = {"mode": "copy", "why": why}
+
+    def _scrub(self, blocks: Sequence[int]) -> dict[str, Any]:
+        try:
+            rewritten = duck_erase.rewrite_blocks(self.con, blocks)
+            with duck_erase.metadata_reuse_off(self.con):
+                # Every table's metadata and statistics written afresh: nothing stale stays in a
+                # slot that is still in use, and the old slots and blocks become free.
+                self.con.execute("CHECKPOINT")
+                snap = duck_erase.snapshot(self.con)
+        except duckdb.Error as exc:
+            raise _translate(exc, self.path) from exc
+        self.con.close()
+        try:
+            probe = duckdb.connect(":memory:")
             try:
-                self.con.execute(f'COPY FROM DATABASE "{CATALOG}" TO gw_compact')
+                # A connection this process forgot to close would still hold the file, and would
+                # overwrite what we change: then we must not touch it.
+                probe.execute(f"ATTACH '{self.path.replace(chr(39), chr(39) * 2)}' AS gw_probe (READ_ONLY)")
+                probe.execute("DETACH gw_probe")
+            except duckdb.Error as exc:
+                raise duck_erase.ScrubUnavailable(f"the file is still open elsewhere: {exc}") from exc
             finally:
-                self.con.execute("DETACH gw_compact")
-            with open(fresh, "rb+") as fh:
-                os.fsync(fh.fileno())
-            self.con.close()
-            os.replace(fresh, target)
-            Path(str(target) + ".wal").unlink(missing_ok=True)
-            dir_fd = os.open(target.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
-            self._prepared.clear()  # prepared statements die with the connection
-            try:
-                self.con = self._connect()
-            except StoreError as exc:
-                raise StoreError(f"Could not reopen {self.path} after compaction: {exc}") from exc
-            self._known.clear()
+                probe.close()
+            cleaned = duck_erase.scrub_file(self.path, snap)
+        finally:
+            self._reopen()
+        return {"rewritten_rows": rewritten, **cleaned}
+
+    def _reopen(self) -> None:
+        self._prepared.clear()  # prepared statements die with the connection
+        self._known.clear()
+        try:
+            self.con = self._connect()
+        except StoreError as exc:
+            raise StoreError(f"Could not reopen {self.path} after compaction: {exc}") from exc
+        self._docs = self._docs_exist()
+
+    def _copy_into_fresh_file(self) -> None:
+        target = Path(self.path)
+        fresh = target.with_name(target.name + ".gw-compact")
+        for p in (fresh, Path(str(fresh) + ".wal")):
+            p.unlink(missing_ok=True)
+        self.con.execute(f"ATTACH '{fresh}' AS gw_compact (ROW_GROUP_SIZE {self.row_group_size})")
+        try:
+            self.con.execute(f'COPY FROM DATABASE "{CATALOG}" TO gw_compact')
+        finally:
+            self.con.execute("DETACH gw_compact")
+        with open(fresh, "rb+") as fh:
+            os.fsync(fh.fileno())
+        self.con.close()
+        os.replace(fresh, target)
+        Path(str(target) + ".wal").unlink(missing_ok=True)
+        dir_fd = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+        self._reopen()
