@@ -7,6 +7,7 @@ every result), and the SIMULATED validation of silence after failure against pla
                                                              # 100k / 1M on PostgreSQL, validation
     .venv/bin/python benchmarks/bench_measures.py --quick    # 50k / 500k, both engines, small validation
     .venv/bin/python benchmarks/bench_measures.py --skip-pg --skip-validation   # DuckDB 1M / 10M only
+    .venv/bin/python benchmarks/bench_measures.py --skip-pg --skip-validation --duck-size 100000 1000000
     .venv/bin/python benchmarks/bench_measures.py --skip-duckdb --skip-validation --pg-size 1000000 10000000 --pg-gen sql
         # PostgreSQL at 1M / 10M, the SYNTHETIC book generated inside PostgreSQL (generate_series)
 
@@ -43,7 +44,15 @@ AS_OF = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 COPY = (
     "['Your bill for this month is ready.','Only 2 left! Hurry, offer ends tonight.',"
     "'We have fixed the fault on your line.','Thanks for getting in touch, we will call you back.',"
-    "'No thanks, I prefer paying full price.','Your renewal price is set out below.']"
+    "'No thanks, I prefer paying full price.','Your renewal price is set out below.',"
+    "'I am afraid we cannot fix the fault on your line yet.','I am afraid there is no record of that payment.']"
+)
+N_COPY = 8
+# What customers write (a third of inbound contacts carry text); one reports conflicting answers.
+SAID = (
+    "['My bill is wrong again.','Still no engineer, when will you come?',"
+    "'One agent said my refund was approved, another said there is no record of it.',"
+    "'Thanks, that fixed it.']"
 )
 
 
@@ -61,7 +70,8 @@ def synth_sql(customers: int, interactions: int) -> dict[str, str]:
         "ELSE ['service','billing','field'][CAST(1 + hash(i * 11) % 3 AS BIGINT)] END AS function, "
         "CASE WHEN hash(i * 17) % 3 = 0 THEN 'outbound' ELSE 'inbound' END AS direction, "
         f"CASE WHEN hash(i * 19) % 2 = 0 THEN 'case' || (hash(i * 7 + 1) % {n}) || '-' || (hash(i * 31) % 3) END AS case_id, "
-        f"CASE WHEN hash(i * 17) % 3 = 0 THEN {COPY}[CAST(1 + hash(i * 23) % 6 AS BIGINT)] END AS text, "
+        f"CASE WHEN hash(i * 17) % 3 = 0 THEN {COPY}[CAST(1 + hash(i * 23) % {N_COPY} AS BIGINT)] "
+        f"WHEN hash(i * 37) % 3 = 0 THEN {SAID}[CAST(1 + hash(i * 41) % 4 AS BIGINT)] END AS text, "
         "'synthetic' AS source "
         f"FROM range({m}) t(i)",
         "cases": f"SELECT 'case' || c || '-' || k AS case_id, 'c' || c AS customer_id, 'complaint' AS kind, "
@@ -98,7 +108,7 @@ def synth_sql_pg(customers: int, interactions: int) -> dict[str, str]:
     Same shapes and proportions; the values differ (another hash function), so counts differ
     slightly from DuckDB's."""
     n, m = customers, interactions
-    copy = COPY.replace("[", "ARRAY[")
+    copy, said = COPY.replace("[", "ARRAY["), SAID.replace("[", "ARRAY[")
     ts = "TIMESTAMPTZ '2024-01-01 00:00:00+00' + make_interval(secs => {})"
     return {
         "customers": "INSERT INTO customers (customer_id, source, segment, age_band) "
@@ -112,7 +122,8 @@ def synth_sql_pg(customers: int, interactions: int) -> dict[str, str]:
         f"ELSE (ARRAY['service','billing','field'])[1 + {_h('i * 11')} % 3] END, "
         f"CASE WHEN {_h('i * 17')} % 3 = 0 THEN 'outbound' ELSE 'inbound' END, "
         f"CASE WHEN {_h('i * 19')} % 2 = 0 THEN 'case' || ({_h('i * 7 + 1')} % {n}) || '-' || ({_h('i * 31')} % 3) END, "
-        f"CASE WHEN {_h('i * 17')} % 3 = 0 THEN ({copy})[1 + {_h('i * 23')} % 6] END, 'synthetic' "
+        f"CASE WHEN {_h('i * 17')} % 3 = 0 THEN ({copy})[1 + {_h('i * 23')} % {N_COPY}] "
+        f"WHEN {_h('i * 37')} % 3 = 0 THEN ({said})[1 + {_h('i * 41')} % 4] END, 'synthetic' "
         f"FROM generate_series(0, {m - 1}) i",
         "cases": "INSERT INTO cases (case_id, customer_id, kind, opened_at, status, outcome, source) "
         f"SELECT 'case' || c || '-' || k, 'c' || c, 'complaint', {ts.format(_h('c * 41 + k') + ' % 31536000')}, "
@@ -190,15 +201,19 @@ def run_measures(store: Store) -> dict[str, Any]:
         ("one customer's ledger", gl.customer_ledger, (store, "c42"), {}),
         ("one customer's cases with paths", ra.customer_effort, (store, "c42"), {}),
     ]
+    parts: dict[str, Any] = {}
     for name, fn, args, kw in steps:
         c = _cpu()
-        _, t[name] = timed(fn, *args, **kw)
+        out, t[name] = timed(fn, *args, **kw)
+        if name == "runaround":
+            # Conflicting answers (reading texts, pairing) and the cases, timed inside the build.
+            parts = {"runaround_seconds": out["seconds"], "conflicts": out["conflicts"], "texts_read": out["texts_read"]}
         cpu[name] = _cpu() - c
         load[name] = os.getloadavg()[0]
         print(f"  {name}: {t[name]:.2f} s wall, {cpu[name]:.2f} s CPU, load {load[name]:.1f}", flush=True)
     t["total"] = sum(t.values())
     cpu["total"] = sum(cpu.values())
-    return {"wall_s": t, "cpu_s": cpu, "load_1min_after": load}
+    return {"wall_s": t, "cpu_s": cpu, "load_1min_after": load, **parts}
 
 
 def bench_engine(url: str, customers: int, interactions: int, gen: str = "duckdb") -> dict[str, Any]:
@@ -228,11 +243,12 @@ def main() -> None:
     ap.add_argument("--skip-duckdb", action="store_true")
     ap.add_argument("--skip-validation", action="store_true")
     ap.add_argument("--pg-size", nargs=2, type=int, metavar=("CUSTOMERS", "INTERACTIONS"), default=None)
+    ap.add_argument("--duck-size", nargs=2, type=int, metavar=("CUSTOMERS", "INTERACTIONS"), default=None)
     ap.add_argument("--pg-gen", choices=("duckdb", "sql"), default="duckdb",
                     help="duckdb: generate in DuckDB and COPY in; sql: generate inside PostgreSQL")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
-    duck_n, duck_m = (50_000, 500_000) if args.quick else (1_000_000, 10_000_000)
+    duck_n, duck_m = args.duck_size or ((50_000, 500_000) if args.quick else (1_000_000, 10_000_000))
     pg_n, pg_m = args.pg_size or ((50_000, 500_000) if args.quick else (100_000, 1_000_000))
     results: dict[str, Any] = {"label": "synthetic", "date": dt.date.today().isoformat()}
     if not args.skip_duckdb:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -125,7 +126,7 @@ def test_patterns_are_data_and_errors_say_how_to_fix(tmp_path: Path) -> None:
     # A company adds its own phrasing and bumps the version.
     own = tmp_path / "own.yaml"
     own.write_text(
-        src.replace("version: 2026-11-24.1", "version: acme-1").replace(
+        re.sub(r"^version: .*$", "version: acme-1", src, flags=re.M).replace(
             "    wish_we_could: '", "    acme_no: '\\bcomputer says no\\b'\n    wish_we_could: '"
         ),
         "utf-8",
@@ -284,7 +285,7 @@ def test_texts_read_once_and_again_when_the_patterns_change(store: Store, tmp_pa
     # A company's own version: every text read again under it.
     src = Path(ra.__file__).with_name("conflict_patterns.yaml").read_text("utf-8")
     own = tmp_path / "own.yaml"
-    own.write_text(src.replace("version: 2026-11-24.1", "version: acme-2"), "utf-8")
+    own.write_text(re.sub(r"^version: .*$", "version: acme-2", src, flags=re.M), "utf-8")
     third = ra.build_runaround(store, as_of=day(30), patterns=own)
     assert third["texts_read"] == {"company": 5, "customer": 4} and third["patterns_version"] == "acme-2"
     assert {r["patterns_version"] for r in store.rows("SELECT patterns_version FROM answer_readings")} == {"acme-2"}

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -231,6 +232,7 @@ class ConflictPatterns:
     speech: re.Pattern[str]
     turn: re.Pattern[str]
     undoes: re.Pattern[str]
+    strong_turn: re.Pattern[str]
     opening: re.Pattern[str]
     max_gap: int
     max_gap_opened: int
@@ -305,12 +307,15 @@ class ConflictPatterns:
                     break
                 if b.start() < a.end() or not self.turn.search(t, a.end(), b.end()):
                     continue
-                # What undoes the first must be said in the second's own sentence.
+                # A strong turn in the second's own sentence ("however, we were then told") is
+                # enough; otherwise what undoes the first must be said in that sentence.
+                start = max([s0 for s0, _ in spans if s0 <= b.start()], default=0)
                 stop = min([s1 for _, s1 in spans if s1 > b.end()], default=len(t))
+                turned = self.strong_turn.search(t, max(start, a.end()), b.start())
                 undo = self.undoes.search(t, b.end(), min(stop, b.end() + self.undo_within))
-                if undo is None:
+                if undo is None and turned is None:
                     continue
-                end = max(undo.end(), min(len(t), b.end() + 60))
+                end = max(undo.end() if undo else 0, min(len(t), b.end() + 60))
                 return Report("told_then_told", a.start(), min(end, a.start() + _EVIDENCE_CHARS))
         return None
 
@@ -336,7 +341,8 @@ def load_patterns(path: str | Path | None = None) -> ConflictPatterns:
     procedural, conditional = one("stance", "procedural"), one("stance", "conditional")
     correction, topics = one("stance", "correction"), rules("topics")
     said_words, reports = one("customer_reports", "said_words"), rules("customer_reports", "rules")
-    speech, turn, undoes, opening = (one(*seq, k) for k in ("speech", "turn", "undoes", "opening"))
+    speech, turn, strong_turn = one(*seq, "speech"), one(*seq, "turn"), one(*seq, "strong_turn")
+    undoes, opening = one(*seq, "undoes"), one(*seq, "opening")
     try:
         max_gap = int(_section(raw, where, *seq, "max_gap_chars"))
         max_gap_opened = int(_section(raw, where, *seq, "max_gap_opened_chars"))
@@ -358,6 +364,7 @@ def load_patterns(path: str | Path | None = None) -> ConflictPatterns:
         speech=speech,
         turn=turn,
         undoes=undoes,
+        strong_turn=strong_turn,
         opening=opening,
         max_gap=max_gap,
         max_gap_opened=max_gap_opened,
@@ -532,7 +539,9 @@ def build_runaround(
     if not fresh:
         # Stores built before conflicts were counted: the table is rebuilt whole below anyway.
         store.execute("ALTER TABLE runaround_cases ADD COLUMN IF NOT EXISTS conflicts BIGINT")
+    t0 = time.perf_counter()
     conflicts = build_conflicts(store, as_of=now, weights=w, patterns=p)
+    t1 = time.perf_counter()
     # Resolved before the first recorded contact (a review after delivery): no time to resolve.
     hours = f"greatest(0, {seconds('coalesce(x.resolved_at, x.last_at)', 'x.first_at')} / 3600.0)"
     effort = (
@@ -590,6 +599,7 @@ def build_runaround(
         "patterns_version": p.version,
         "conflicts": conflicts["conflicts"],
         "texts_read": conflicts["texts_read"],
+        "seconds": {"conflicts": round(t1 - t0, 3), "cases": round(time.perf_counter() - t1, 3)},
     }
 
 
