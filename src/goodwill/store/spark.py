@@ -24,13 +24,14 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sys
 import threading
 import uuid
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 import pyarrow as pa
@@ -38,9 +39,11 @@ import pyarrow as pa
 from goodwill.errors import ConfigError, MissingDependencyError, StoreError
 from goodwill.model import TABLES, Column, Table
 from goodwill.store.base import Params, Store, check_identifier, has_repeats
-from goodwill.store.sparksql import Compiled, compile_statement, parse, schema_of
 
-__all__ = ["SparkStore", "parse_spark_url", "spark_session"]
+if TYPE_CHECKING:
+    from goodwill.store.sparksql import Compiled
+
+__all__ = ["SparkStore", "parse_spark_url", "quiet_pandas", "spark_session"]
 
 DEFAULT_WAREHOUSE = ".goodwill/spark-warehouse"
 SPARK_TYPES = {
@@ -62,6 +65,16 @@ META = Table(
 )
 # pyspark 4 warns on pandas 3 at every Arrow conversion, though goodwill passes no pandas.
 _PANDAS_WARNING = "PySpark does not yet fully support pandas"
+
+
+
+@contextlib.contextmanager
+def quiet_pandas() -> Iterator[None]:
+    """Silence pyspark's warning about pandas 3 around a call that passes no pandas at all."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_PANDAS_WARNING)
+        yield
+
 
 _session_lock = threading.Lock()
 _base_session: Any = None
@@ -109,12 +122,20 @@ def parse_spark_url(url: str) -> SparkTarget:
 
 def _pyspark() -> Any:
     try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=_PANDAS_WARNING)
+        with quiet_pandas():
             import pyspark.sql
     except ImportError as exc:
         raise MissingDependencyError("pyspark", "spark", "A Spark store") from exc
     return pyspark.sql
+
+
+def _sparksql() -> Any:
+    """goodwill's compiler for Spark SQL (it needs sqlglot, part of the spark extra)."""
+    try:
+        from goodwill.store import sparksql
+    except ImportError as exc:
+        raise MissingDependencyError("sqlglot", "spark", "A Spark store") from exc
+    return sparksql
 
 
 def java_missing() -> str | None:
@@ -146,6 +167,11 @@ def spark_session(target: SparkTarget) -> Any:
                 .config("spark.sql.execution.arrow.pyspark.enabled", "true")
                 .config("spark.ui.showConsoleProgress", "false")
             )
+            if local and not os.environ.get("PYSPARK_PYTHON"):
+                # Local workers must run this interpreter, which has goodwill and its models
+                # (pyspark reads only the variable, and would start "python3"); on a cluster the
+                # workers' Python is the cluster's to set.
+                os.environ["PYSPARK_PYTHON"] = sys.executable
             if local:
                 # 200 shuffle partitions are for clusters; on a few local cores they cost
                 # more in task overhead than the work itself.
@@ -155,8 +181,7 @@ def spark_session(target: SparkTarget) -> Any:
             for k, v in target.conf.items():
                 builder = builder.config(k, v)
             try:
-                with warnings.catch_warnings():
-                    warnings.filterwarnings("ignore", message=_PANDAS_WARNING)
+                with quiet_pandas():
                     _base_session = builder.getOrCreate()
             except Exception as exc:
                 raise StoreError(
@@ -241,6 +266,7 @@ class SparkStore(Store):
     def __init__(self, url: str) -> None:
         super().__init__(url)
         self.target = parse_spark_url(url)
+        self._sql = _sparksql()
         self.spark = spark_session(self.target)
         self.files = _Files(self.spark, self.target.warehouse)
         self.files.mkdirs(self.target.warehouse)
@@ -291,7 +317,7 @@ class SparkStore(Store):
     def _ensure_views(self, sql: str) -> None:
         from sqlglot import exp
 
-        tree = parse(sql)
+        tree = self._sql.parse(sql)
         ctes = {c.alias_or_name for c in tree.find_all(exp.CTE)}
         for t in tree.find_all(exp.Table):
             name = t.name
@@ -299,7 +325,7 @@ class SparkStore(Store):
                 self._register(name)
 
     def _schema(self) -> dict[str, dict[str, str]]:
-        return schema_of()
+        return dict(self._sql.schema_of())
 
     # -- errors ------------------------------------------------------------------------
     def _fail(self, exc: Exception, spark_sql: str) -> StoreError:
@@ -313,7 +339,8 @@ class SparkStore(Store):
     # -- reads -------------------------------------------------------------------------
     def _compile(self, sql: str, params: Params) -> Compiled:
         self._ensure_views(sql)
-        return compile_statement(sql, params, self._schema())
+        compiled: Compiled = self._sql.compile_statement(sql, params, self._schema())
+        return compiled
 
     def _df(self, spark_sql: str) -> Any:
         try:
@@ -323,8 +350,7 @@ class SparkStore(Store):
 
     def _arrow(self, df: Any, spark_sql: str) -> pa.Table:
         try:
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=_PANDAS_WARNING)
+            with quiet_pandas():
                 return df.toArrow()
         except Exception as exc:
             raise self._fail(exc, spark_sql) from exc
@@ -342,6 +368,35 @@ class SparkStore(Store):
         # pass through one machine maps over partitions instead (goodwill.understand.cluster).
         table = self.query(sql, params)
         yield from table.to_batches(max_chunksize=batch_size)
+
+    def frame(self, sql: str, params: Params = None) -> Any:
+        """A query as a Spark DataFrame, not gathered: for work that maps over partitions."""
+        with self._lock:
+            c = self._compile(sql, params)
+            if c.kind != "query":
+                raise StoreError("frame() takes a query.", hint="Use execute() for statements that change data.")
+            return self._df(c.sql)
+
+    def append_frame(self, table: str | Table, df: Any, *, dedupe: bool = True) -> int:
+        """Append a DataFrame's rows (the table's columns, by name), written by the workers;
+        with ``dedupe`` rows whose key is already stored or repeated are skipped."""
+        t = table if isinstance(table, Table) else self._table(table)
+        with self._lock:
+            self.ensure_table(t)
+            missing = [c for c in t.column_names if c not in df.columns]
+            if missing:
+                raise StoreError(
+                    f"The rows for {t.name} lack column(s) {', '.join(missing)}.",
+                    hint=f"Give them the columns {', '.join(t.column_names)}.",
+                )
+            df = df.select(*t.column_names)
+            if dedupe:
+                key = list(t.primary_key)
+                df = df.dropDuplicates(key)
+                if self.files.data_files(self.files.path(t.name)):
+                    df = df.join(self.spark.table(t.name).select(*key), on=key, how="left_anti")
+                df = df.select(*t.column_names)
+            return self._write(t, df, list(t.column_names))
 
     # -- writes ------------------------------------------------------------------------
     def execute(self, sql: str, params: Params = None) -> int:
@@ -457,8 +512,7 @@ class SparkStore(Store):
             # Rows already stored are found by an anti-join in Spark; into an empty table
             # every row goes, and how many is known without a job.
             join = dedupe and bool(self.files.data_files(self.files.path(table.name)))
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=_PANDAS_WARNING)
+            with quiet_pandas():
                 df = self.spark.createDataFrame(data)
             if join:
                 stored = self.spark.table(table.name).select(*key)
