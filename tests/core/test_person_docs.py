@@ -169,3 +169,13 @@ def test_a_build_in_many_ranges_equals_one_pass(duck: DuckDBStore, monkeypatch: 
     duck.build_person_docs()
     assert duck.rows("SELECT * FROM person_docs ORDER BY customer_id") == whole
     assert len(whole) >= duck.count("customers")
+
+
+def test_decisions_are_read_live_and_a_vet_keeps_the_document(duck: DuckDBStore) -> None:
+    from goodwill.guard import Guard
+
+    before = len(duck.person_facts(ALICE)[1].get("decisions", []))
+    Guard(duck).vet({"customer_id": ALICE, "kind": "upsell", "channel": "email", "purpose": "marketing"}, record=True)
+    assert duck._docs and duck.rows("SELECT * FROM person_docs_dirty") == []
+    assert len(duck.person_facts(ALICE)[1]["decisions"]) == before + 1
+    assert "decisions" not in duck.person_facts(ALICE, ["cases"])[1]

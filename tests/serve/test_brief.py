@@ -8,10 +8,11 @@ import pytest
 from tests.serve.conftest import ALICE, BOB, NOW, Served, auth
 
 from goodwill.guard import Guard
+from goodwill.guard.facts import campaign_facts
 from goodwill.guard.facts import person_facts as guard_person_facts
 from goodwill.measure.fair_value import build_fair_value
 from goodwill.measure.goodwill_ledger import build_goodwill, customer_ledger
-from goodwill.serve.brief import BRIEF_TABLES, BriefContext, _statuses, build_brief, guard_facts
+from goodwill.serve.brief import BRIEF_TABLES, BriefContext, build_brief, guard_facts
 from goodwill.store import Store
 
 
@@ -25,16 +26,21 @@ def _people(store: Store, n: int = 12) -> list[str]:
     return [ALICE, BOB, *(r["customer_id"] for r in rows)]
 
 
-def test_guard_facts_from_the_brief_rows_equal_the_guards_own_query(built: Store) -> None:
+def test_guard_facts_from_the_brief_rows_equal_the_guards_set_based_facts(built: Store) -> None:
+    # The per-person read (brief and single vet) and the campaign's joins are two independent
+    # readings of the same facts.
     guard = Guard(built)
     ctx = BriefContext(built, guard)
     people = _people(built)
     assert len(people) > 8
+    joined = campaign_facts(built, people, as_of=NOW, contact_days=guard.contact_days)
     for cid in people:
         ids, facts = built.person_facts(cid, ctx.tables())
-        status = _statuses(ctx, [p["promise_id"] for p in facts.get("promises", [])])
-        mine = guard_facts(ctx, cid, ids, facts, status, NOW)
-        theirs = guard_person_facts(built, cid, as_of=NOW, contact_days=guard.contact_days)
+        mine = guard_facts(ctx, cid, ids, facts, NOW)
+        assert mine == guard_person_facts(built, cid, as_of=NOW, contact_days=guard.contact_days), cid
+        theirs = joined[cid]
+        theirs.contacts.sort(key=lambda c: (c.at, c.channel or "", c.function or ""))
+        mine.contacts.sort(key=lambda c: (c.at, c.channel or "", c.function or ""))
         assert mine == theirs, cid
 
 

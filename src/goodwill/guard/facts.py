@@ -24,7 +24,6 @@ overdue when its ``due_at`` has passed and no event names it in ``ref``.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 import time
 import uuid
@@ -35,6 +34,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from goodwill.measure import promises as _promises  # noqa: F401  (registers promise_status, which a person read types)
 from goodwill.model import Column, Table, register_table
 from goodwill.store import Store
 
@@ -165,17 +165,16 @@ class PersonFacts:
         }
 
 
-def _contact(at: dt.datetime, channel: str | None, function: str | None, attrs: str | None) -> Contact:
-    outcome = None
-    if attrs:
+def _contact(at: dt.datetime, channel: str | None, function: str | None, attrs: Any) -> Contact:
+    # attrs is JSON: an object once a row comes back through to_json/row_to_json, text otherwise.
+    a = attrs
+    if isinstance(attrs, str) and attrs:
         try:
             a = json.loads(attrs)
-            if isinstance(a, dict):
-                v = a.get("outcome")
-                outcome = str(v) if v is not None else None
         except json.JSONDecodeError:
-            outcome = None
-    return Contact(at, channel, function, outcome)
+            a = None
+    v = a.get("outcome") if isinstance(a, dict) else None
+    return Contact(at, channel, function, None if v is None else str(v))
 
 
 class Tables:
@@ -201,113 +200,100 @@ class Tables:
         return found
 
 
-_T, _D, _TS, _B = "CAST(NULL AS TEXT)", "CAST(NULL AS DOUBLE PRECISION)", "CAST(NULL AS TIMESTAMPTZ)", "CAST(NULL AS BOOLEAN)"
-_SLOTS = ["k1", "k2", "k3", "k4", "k5", "k6", "n1", "n2", "n3", "t1", "t2", "b"]
-_IDS = "IN (SELECT customer_id FROM ids)"
-
-
-def _branch(tag: str, cols: Sequence[str], rest: str) -> str:
-    # Every branch fills the same 12 slots: k1-k6 text, n1-n3 numbers, t1-t2 times, b a flag.
-    slots = [_T] * 6 + [_D] * 3 + [_TS] * 2 + [_B]
-    for i, c in enumerate(cols):
-        if c:
-            slots[i] = c
-    return f"SELECT '{tag}' AS tag, " + ", ".join(f"{v} AS {n}" for v, n in zip(slots, _SLOTS, strict=True)) + " " + rest
-
-
-@functools.lru_cache(maxsize=16)
-def person_sql(has_links: bool, has_ledger: bool, has_events: bool) -> str:
-    """ONE statement for every fact about a person: the ids (through customer_links) in a CTE,
-    then a branch per table. A semi-join on the CTE keeps DuckDB's zone-map point reads
-    (tables sorted by customer); a parameter list ``IN (?, ?)`` would scan whole tables.
-    Parameters: customer_id (twice with links, then once more for the person id), contacts since."""
-    ids = "SELECT CAST(? AS TEXT) AS customer_id"
-    if has_links:
-        ids += (
-            " UNION SELECT l2.customer_id FROM customer_links l1 JOIN customer_links l2 "
-            "ON l2.person_id = l1.person_id WHERE l1.customer_id = ?"
-        )
-    parts = []
-    if has_links:
-        parts.append(_branch("l", ["person_id"], "FROM customer_links WHERE customer_id = ?"))
-    parts += [
-        _branch("x", ["customer_id"], "FROM ids"),
-        _branch("c", ["customer_id", "age_band", "region", "segment", "", "", "", "", "", "", "", "vulnerable"],
-                f"FROM customers WHERE customer_id {_IDS}"),
-        _branch("k", ["case_id"], f"FROM cases WHERE customer_id {_IDS} AND status = 'open' AND kind = 'complaint'"),
-        _branch("p", ["t.promise_id", "s.status", "", "", "", "", "", "", "", "t.due_at", "s.deadline", "s.promise_id IS NOT NULL"],
-                f"FROM promises t LEFT JOIN promise_status s ON s.promise_id = t.promise_id WHERE t.customer_id {_IDS}")
-        if has_ledger
-        else _branch("p", ["promise_id", "", "", "", "", "", "", "", "", "due_at"], f"FROM promises WHERE customer_id {_IDS}"),
-        _branch("n", ["purpose", "channel", "state", "consent_id", "source", "", "", "", "", "recorded_at"],
-                f"FROM consents WHERE customer_id {_IDS}"),
-        _branch(
-            "s",
-            ["s.subscription_id", "s.plan_id", "s.channel", "s.product", "s.status", "p.channel",
-             "s.price", "s.new_customer_price", "p.new_customer_price", "s.ends_at"],
-            f"FROM subscriptions s LEFT JOIN plans p ON p.plan_id = s.plan_id WHERE s.customer_id {_IDS}",
-        ),
-        _branch("i", ["channel", "function", "attrs", "", "", "", "", "", "", "occurred_at"],
-                f"FROM interactions WHERE customer_id {_IDS} AND direction = 'outbound' AND occurred_at >= ?"),
-    ]
-    if has_events:
-        parts.append(_branch("e", ["ref"], f"FROM events WHERE customer_id {_IDS} AND ref IS NOT NULL"))
-    return f"WITH ids AS ({ids}) " + " UNION ALL ".join(parts)
+# The tables a guard decision reads about a person (``promise_status`` is the ledger's verdicts).
+GUARD_TABLES = ("customers", "cases", "promises", "promise_status", "events", "consents", "subscriptions", "interactions")
 
 
 def person_facts(
-    store: Store, customer_id: str, *, as_of: dt.datetime, contact_days: int, tables: Tables | None = None
+    store: Store,
+    customer_id: str,
+    *,
+    as_of: dt.datetime,
+    contact_days: int,
+    tables: Tables | None = None,
+    plans: dict[str, tuple[float | None, str | None]] | None = None,
 ) -> PersonFacts:
-    """Every fact the rules need about the person ``customer_id`` belongs to, in one query."""
+    """Every fact the rules need about the person ``customer_id`` belongs to, from ONE person read
+    (:meth:`Store.person_facts`: a single document on DuckDB, indexed reads on PostgreSQL).
+
+    ``plans`` (plan_id -> new-customer price, channel) may be given by a caller that keeps the
+    catalogue; otherwise the plans of the person's subscriptions are read."""
     t = tables or Tables(store)
-    links, ledger, events = t.has("customer_links"), t.has("promise_status"), t.has("events")
-    since = as_of - dt.timedelta(days=contact_days)
-    params: list[Any] = [customer_id, customer_id, customer_id, since] if links else [customer_id, since]
-    result = store.query(person_sql(links, ledger, events), params)
-    cols = {n: result.column(n).to_pylist() for n in ("tag", *_SLOTS)}
+    ids, facts = store.person_facts(customer_id, [n for n in GUARD_TABLES if t.has(n)])
+    if plans is None:
+        wanted = sorted({str(s["plan_id"]) for s in facts.get("subscriptions", []) if s.get("plan_id") is not None})
+        plans = {}
+        if wanted and t.has("plans"):
+            marks = ", ".join("?" for _ in wanted)
+            plans = {
+                str(r["plan_id"]): (None if r["p"] is None else float(r["p"]), r["channel"])
+                for r in store.rows(f"SELECT plan_id, new_customer_price AS p, channel FROM plans WHERE plan_id IN ({marks})", wanted)
+            }
+    return from_rows(customer_id, ids, facts, plans=plans, as_of=as_of, contact_days=contact_days)
+
+
+def from_rows(
+    customer_id: str,
+    ids: Sequence[str],
+    facts: dict[str, list[dict[str, Any]]],
+    *,
+    plans: dict[str, tuple[float | None, str | None]],
+    as_of: dt.datetime,
+    contact_days: int,
+) -> PersonFacts:
+    """The guard's facts from a person's rows (as :meth:`Store.person_facts` returns them), so
+    the brief, which reads the same rows, derives the same facts without reading again."""
     person = customer_id
-    ids: set[str] = set()
-    f = PersonFacts(customer_id, ())
-    promises: dict[str, dt.datetime | None] = {}
-    reconciled: dict[str, bool] = {}
-    kept: set[str] = set()
-    for j, tag in enumerate(cols["tag"]):
-        r = {n: cols[n][j] for n in _SLOTS} if tag != "x" else {"k1": cols["k1"][j]}
-        if tag == "x":
-            ids.add(r["k1"])
-        elif tag == "l":
-            person = r["k1"]
-        elif tag == "c":
-            f.known = True
-            f.vulnerable = f.vulnerable or bool(r["b"])
-            f.age_band = f.age_band or r["k2"]
-            f.region = f.region or r["k3"]
-            f.segment = f.segment or r["k4"]
-        elif tag == "k":
-            f.open_complaints.append(r["k1"])
-        elif tag == "p":
-            promises[r["k1"]] = r["t1"]
-            if r["b"]:
-                st, deadline = r["k2"], r["t2"]
-                reconciled[r["k1"]] = st == "overdue" or (st == "open" and deadline is not None and deadline < as_of)
-        elif tag == "n":
-            f.consents.append(ConsentEvent(r["k1"], r["k2"] or "any", r["k3"], r["t1"], r["k4"], r["k5"]))
-        elif tag == "s":
-            f.subscriptions.append(
-                Subscription(r["k1"], r["k2"], r["k3"], r["k4"], r["n1"], r["n2"], r["n3"], r["k6"], r["t1"], r["k5"])
-            )
-        elif tag == "i":
-            f.contacts.append(_contact(r["t1"], r["k1"], r["k2"], r["k3"]))
-        elif tag == "e":
-            kept.add(r["k1"])
-    f.person_id = person
-    f.customer_ids = tuple(sorted(ids))
-    f.open_complaints.sort()
-    f.subscriptions.sort(key=lambda s: s.subscription_id)
-    f.consents.sort(key=_consent_order)
-    f.overdue_promises = sorted(
-        p for p, due in promises.items() if reconciled.get(p, due is not None and due < as_of and p not in kept)
+    for link in facts.get("customer_links", []):
+        if link.get("customer_id") == customer_id and link.get("person_id"):
+            person = str(link["person_id"])
+    f = PersonFacts(person, tuple(sorted(ids)))
+    for c in facts.get("customers", []):
+        f.known = True
+        f.vulnerable = f.vulnerable or bool(c.get("vulnerable"))
+        f.age_band = f.age_band or c.get("age_band")
+        f.region = f.region or c.get("region")
+        f.segment = f.segment or c.get("segment")
+    f.open_complaints = sorted(
+        str(c["case_id"]) for c in facts.get("cases", []) if c.get("status") == "open" and c.get("kind") == "complaint"
     )
+    status = {str(r["promise_id"]): r for r in facts.get("promise_status", [])}
+    kept = {str(e["ref"]) for e in facts.get("events", []) if e.get("ref") is not None}
+    overdue = []
+    for p in facts.get("promises", []):
+        pid = str(p["promise_id"])
+        s = status.get(pid)
+        if s is not None:
+            late = s["status"] == "overdue" or (s["status"] == "open" and s["deadline"] is not None and s["deadline"] < as_of)
+        else:
+            late = p.get("due_at") is not None and p["due_at"] < as_of and pid not in kept
+        if late:
+            overdue.append(pid)
+    f.overdue_promises = sorted(overdue)
+    f.consents = sorted(
+        (
+            ConsentEvent(c["purpose"], c.get("channel") or "any", c["state"], c["recorded_at"], c["consent_id"], c.get("source"))
+            for c in facts.get("consents", [])
+        ),
+        key=_consent_order,
+    )
+    f.subscriptions = sorted(
+        (
+            Subscription(
+                s["subscription_id"], s.get("plan_id"), s.get("channel"), s.get("product"), s.get("price"),
+                s.get("new_customer_price"), *plans.get(str(s.get("plan_id")), (None, None)), s.get("ends_at"),
+                s.get("status"),
+            )
+            for s in facts.get("subscriptions", [])
+        ),
+        key=lambda s: s.subscription_id,
+    )
+    since = as_of - dt.timedelta(days=contact_days)
+    f.contacts = [
+        _contact(i["occurred_at"], i.get("channel"), i.get("function"), i.get("attrs"))
+        for i in facts.get("interactions", [])
+        if i.get("direction") == "outbound" and i.get("occurred_at") is not None and i["occurred_at"] >= since
+    ]
     return f
 
 

@@ -16,7 +16,6 @@ contact-reason labels, plans, ledger dates, weights) is cached on the :class:`Br
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from typing import Any, TypeVar
 
 from goodwill.errors import NotFoundError
 from goodwill.guard import Action, Guard, PersonFacts
-from goodwill.guard.facts import ConsentEvent, Contact, Subscription
+from goodwill.guard.facts import from_rows as guard_from_rows
 from goodwill.measure import fair_value as _fair_value  # noqa: F401  (registers the table person_facts reads)
 from goodwill.measure import goodwill_ledger as _ledger
 from goodwill.store import Store
@@ -56,6 +55,7 @@ BRIEF_TABLES = (
     "text_spans",
     "goodwill_entries",
     "fair_value",
+    "promise_status",
 )
 # Rules whose reason states a sensitive fact: the reason moves under that field class's key
 # (redacted for roles that may not see it) and a neutral line stands in its place.
@@ -141,18 +141,9 @@ def _days(a: dt.datetime | None, b: dt.datetime) -> int | None:
     return None if a is None else (b - a).days
 
 
-def _statuses(ctx: BriefContext, promise_ids: list[str]) -> dict[str, dict[str, Any]]:
-    if not promise_ids or not ctx.has("promise_status"):
-        return {}
-    marks = ", ".join("?" for _ in promise_ids)
-    return {
-        r["promise_id"]: r
-        for r in ctx.store.rows(
-            "SELECT promise_id, status, deadline, kept_at, late_days, repeats, rule "
-            f"FROM promise_status WHERE promise_id IN ({marks})",
-            promise_ids,
-        )
-    }
+def _statuses(facts: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """The promise ledger's verdicts on the person's promises (read with them, keyed by promise)."""
+    return {str(r["promise_id"]): r for r in facts.get("promise_status", [])}
 
 
 def _kept_refs(facts: dict[str, list[dict[str, Any]]]) -> set[str]:
@@ -278,79 +269,11 @@ def _recent(
     return recent, feeling
 
 
-def _outcome(attrs: Any) -> str | None:
-    # attrs is JSON: an object once a row comes back through to_json/row_to_json, text otherwise.
-    if isinstance(attrs, str):
-        try:
-            attrs = json.loads(attrs)
-        except json.JSONDecodeError:
-            return None
-    if isinstance(attrs, dict) and attrs.get("outcome") is not None:
-        return str(attrs["outcome"])
-    return None
-
-
-def guard_facts(
-    ctx: BriefContext,
-    customer_id: str,
-    ids: list[str],
-    facts: dict[str, list[dict[str, Any]]],
-    status: dict[str, dict[str, Any]],
-    now: dt.datetime,
-) -> PersonFacts:
-    """The guard's :class:`PersonFacts` built from rows the brief already read, with the same
-    meaning as :func:`goodwill.guard.facts.person_facts` gives them (a test holds the two equal)."""
-    person = customer_id
-    for link in facts.get("customer_links", []):
-        if link.get("customer_id") == customer_id and link.get("person_id"):
-            person = str(link["person_id"])
-    f = PersonFacts(person, tuple(sorted(ids)))
-    for c in facts.get("customers", []):
-        f.known = True
-        f.vulnerable = f.vulnerable or bool(c.get("vulnerable"))
-        f.age_band = f.age_band or c.get("age_band")
-        f.region = f.region or c.get("region")
-        f.segment = f.segment or c.get("segment")
-    f.open_complaints = sorted(
-        str(c["case_id"]) for c in facts.get("cases", []) if c.get("status") == "open" and c.get("kind") == "complaint"
-    )
-    kept = _kept_refs(facts)
-    overdue = []
-    for p in facts.get("promises", []):
-        pid, s = p["promise_id"], status.get(p["promise_id"])
-        if s is not None:
-            late = s["status"] == "overdue" or (s["status"] == "open" and s["deadline"] is not None and s["deadline"] < now)
-        else:
-            late = p.get("due_at") is not None and p["due_at"] < now and pid not in kept
-        if late:
-            overdue.append(str(pid))
-    f.overdue_promises = sorted(overdue)
-    f.consents = sorted(
-        (
-            ConsentEvent(c["purpose"], c.get("channel") or "any", c["state"], c["recorded_at"], c["consent_id"], c.get("source"))
-            for c in facts.get("consents", [])
-        ),
-        key=lambda c: (c.recorded_at, c.consent_id),
-    )
+def guard_facts(ctx: BriefContext, customer_id: str, ids: list[str], facts: dict[str, list[dict[str, Any]]], now: dt.datetime) -> PersonFacts:
+    """The guard's :class:`PersonFacts` from the rows the brief already read (the guard's own
+    derivation, so the brief's "do not" is the guard's verdict)."""
     plans = ctx.plans() if facts.get("subscriptions") else {}
-    f.subscriptions = sorted(
-        (
-            Subscription(
-                s["subscription_id"], s.get("plan_id"), s.get("channel"), s.get("product"), s.get("price"),
-                s.get("new_customer_price"), *plans.get(str(s.get("plan_id")), (None, None)), s.get("ends_at"),
-                s.get("status"),
-            )
-            for s in facts.get("subscriptions", [])
-        ),
-        key=lambda s: s.subscription_id,
-    )
-    since = now - dt.timedelta(days=ctx.guard.contact_days)
-    f.contacts = [
-        Contact(i["occurred_at"], i.get("channel"), i.get("function"), _outcome(i.get("attrs")))
-        for i in facts.get("interactions", [])
-        if i.get("direction") == "outbound" and i.get("occurred_at") is not None and i["occurred_at"] >= since
-    ]
-    return f
+    return guard_from_rows(customer_id, ids, facts, plans=plans, as_of=now, contact_days=ctx.guard.contact_days)
 
 
 def _do_not(ctx: BriefContext, customer_id: str, facts: PersonFacts, now: dt.datetime) -> list[dict[str, Any]]:
@@ -521,7 +444,7 @@ def build_brief(ctx: BriefContext, customer_id: str, *, now: dt.datetime | None 
         )
     customers = facts.get("customers", [])
     first = customers[0] if customers else {}
-    status = _statuses(ctx, [r["promise_id"] for r in facts.get("promises", [])])
+    status = _statuses(facts)
     owed, promise_counts = _promises(facts, status, now)
     problems = _open_problems(facts, now)
     recent, feeling = _recent(facts, ctx.reason_labels())
@@ -547,7 +470,7 @@ def build_brief(ctx: BriefContext, customer_id: str, *, now: dt.datetime | None 
         "recent": recent,
         "feeling": feeling,
         "goodwill": _goodwill(ctx, facts, now),
-        "do_not": _do_not(ctx, customer_id, guard_facts(ctx, customer_id, ids, facts, status, now), now),
+        "do_not": _do_not(ctx, customer_id, guard_facts(ctx, customer_id, ids, facts, now), now),
         "would_help": _would_help(problems, owed, recent, loyalty, facts),
         "loyalty_penalty": loyalty,
         "consents": [

@@ -267,6 +267,10 @@ def _ids_of(facts: dict[str, list[dict[str, Any]]]) -> set[str]:
 def _typed(table: Table, row: dict[str, Any]) -> dict[str, Any]:
     for c in table.columns:
         v = row.get(c.name)
+        if c.type == "float" and isinstance(v, int) and not isinstance(v, bool):
+            # PostgreSQL's row_to_json writes 20.0 as 20; the column holds a float on every engine.
+            row[c.name] = float(v)
+            continue
         if v is None or not isinstance(v, str):
             continue
         if c.type == "timestamp":

@@ -277,15 +277,30 @@ class DuckDBStore(Store):
                     if any(k == 1 for k, *_ in more):
                         return None
                     rows += more
+                wanted = None if tables is None else set(tables) | {"customer_links"}
+                live = [
+                    t for t in pdocs.LIVE_TABLES
+                    if (wanted is None or t in wanted) and t in TABLES and self.table_exists(t)
+                ]
+                extra: list[tuple[str, str]] = []
+                if live:
+                    members = sorted({customer_id, *(r[1] for r in rows)})
+                    marks = ", ".join("?" for _ in members)
+                    sql = " UNION ALL ".join(
+                        f"SELECT '{t}', {self.row_json_sql} FROM {t} x WHERE x.{TABLES[t].customer_column} IN ({marks})"
+                        for t in live
+                    )
+                    extra = [(str(a), str(b)) for a, b in self.con.execute(sql, members * len(live)).fetchall()]
             except duckdb.Error as exc:
                 raise _translate(exc, self.path) from exc
-        wanted = None if tables is None else set(tables) | {"customer_links"}
         out: dict[str, list[dict[str, Any]]] = {}
         for _, _, _, doc in rows:
             for table, items in json.loads(doc).items():
                 if (wanted is None and table == "promise_status") or (wanted is not None and table not in wanted):
                     continue
                 out.setdefault(table, []).extend(typed_row(table, r) for r in items)
+        for table, text in extra:
+            out.setdefault(table, []).append(typed_row(table, json.loads(text)))
         return person_ids(customer_id, out), out
 
     def _person_rows(self, sql: str, params: list[Any]) -> list[tuple[str, str]]:
@@ -425,47 +440,59 @@ class DuckDBStore(Store):
     # What the last compact() did: {"mode": "in place" | "copy", ...} (read by tests and benchmarks).
     last_compaction: dict[str, Any] = {}  # noqa: RUF012 - replaced, never mutated
 
-    def locate(self, selections: Sequence[tuple[str, str, Sequence[Any]]]) -> list[int]:
-        """The file blocks holding the row groups of the selected rows (before they are deleted).
+    def erase_plan(self, selections: Sequence[tuple[str, str, Sequence[Any]]]) -> duck_erase.ErasePlan:
+        """Which row groups to rewrite so that the selected rows' bytes can leave the file.
 
-        Each selection is ``(table, where, params)``. Pass the result to :meth:`compact` after
-        the DELETEs to remove those rows' bytes without copying the database."""
+        Each selection is ``(table, where, params)``. Call before those rows change, outside a
+        transaction (it checkpoints), then :meth:`erase_rewrite` in the transaction that deletes
+        or overwrites them, and later :meth:`compact` with ``in_place=True``."""
         with self._lock:
             try:
-                return duck_erase.locate(self.con, selections)
+                return duck_erase.plan_erasure(self.con, selections)
             except duckdb.Error as exc:
                 raise _translate(exc, self.path) from exc
 
-    def compact(self, tables: Sequence[str] | None = None, *, blocks: Sequence[int] | None = None) -> None:
+    def erase_rewrite(self, plan: duck_erase.ErasePlan) -> dict[str, int]:
+        """Rewrite the planned row groups (inside the erasing transaction, after its writes)."""
+        with self._lock:
+            try:
+                return duck_erase.apply_erasure(self.con, plan)
+            except duckdb.Error as exc:
+                raise _translate(exc, self.path) from exc
+
+    def compact(self, tables: Sequence[str] | None = None, *, in_place: bool = False) -> None:
         """Remove the bytes of deleted rows from the file.
 
-        With ``blocks`` from :meth:`locate`, only the row groups in those blocks are rewritten and
-        the file is scrubbed in place (goodwill.store.duck_erase): the cost follows the rows
-        erased, not the store. Without them, or where the file does not allow the scrub, the
-        database is copied into a fresh file that replaces the old one (DELETE + CHECKPOINT
-        leaves old values in blocks, measured), which costs the size of the store.
+        ``in_place`` is for rows removed through :meth:`erase_rewrite`: the file is then scrubbed
+        where it lies (goodwill.store.duck_erase), at a cost that does not grow with the store.
+        Otherwise, or where the file does not allow the scrub, the database is copied into a
+        fresh file that replaces the old one (DELETE + CHECKPOINT leaves old values in blocks,
+        measured), which costs the size of the store.
         """
         with self._lock:
-            self.con.execute("CHECKPOINT")
             if self.path == ":memory:":
+                self.con.execute("CHECKPOINT")
                 return
-            if blocks is not None:
+            if in_place:
                 try:
-                    self.last_compaction = {"mode": "in place", **self._scrub(blocks)}
+                    self.last_compaction = {"mode": "in place", **self._scrub()}
                     return
                 except duck_erase.ScrubUnavailable as exc:
                     why = str(exc)
             else:
-                why = "the blocks to clean were not located"
+                why = "rows were not removed through erase_rewrite"
+            self.con.execute("CHECKPOINT")
             self._copy_into_fresh_file()
             self.last_compaction = {"mode": "copy", "why": why}
 
-    def _scrub(self, blocks: Sequence[int]) -> dict[str, Any]:
+    def _scrub(self) -> dict[str, Any]:
         try:
-            rewritten = duck_erase.rewrite_blocks(self.con, blocks)
             with duck_erase.metadata_reuse_off(self.con):
                 # Every table's metadata and statistics written afresh: nothing stale stays in a
-                # slot that is still in use, and the old slots and blocks become free.
+                # slot that is still in use, and the old slots and blocks become free. A change
+                # makes sure the checkpoint runs even if an automatic one left nothing to do.
+                self.con.execute("CREATE TABLE IF NOT EXISTS _gw_scrub_mark (x INTEGER)")
+                self.con.execute("DROP TABLE _gw_scrub_mark")
                 self.con.execute("CHECKPOINT")
                 snap = duck_erase.snapshot(self.con)
         except duckdb.Error as exc:
@@ -485,7 +512,7 @@ class DuckDBStore(Store):
             cleaned = duck_erase.scrub_file(self.path, snap)
         finally:
             self._reopen()
-        return {"rewritten_rows": rewritten, **cleaned}
+        return cleaned
 
     def _reopen(self) -> None:
         self._prepared.clear()  # prepared statements die with the connection

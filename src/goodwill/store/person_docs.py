@@ -46,9 +46,14 @@ _WRITE = re.compile(
 )
 
 
+# Read live beside the document instead of held in it: the guard appends an action and its decision each time
+# it vets an action, and a cached person that every vet made stale would be no cache at all.
+LIVE_TABLES = ("actions", "decisions")
+
+
 def covered_tables() -> list[str]:
-    """Every table whose rows a person read returns (and so a document holds)."""
-    names = [t.name for t in TABLES.values() if t.customer_column is not None]
+    """Every table whose rows a person read returns from the document."""
+    names = [t.name for t in TABLES.values() if t.customer_column is not None and t.name not in LIVE_TABLES]
     return [*names, "customer_links", "promise_status"]
 
 
@@ -92,7 +97,7 @@ def fill_sql(present: Iterable[str], lo: str | None, hi: str | None) -> str | No
     have = set(present)
     parts = []
     for t in TABLES.values():
-        if t.customer_column is None or t.name not in have:
+        if t.customer_column is None or t.name not in have or t.name in LIVE_TABLES:
             continue
         # sort key, then primary key: a total order, so a document never depends on the plan
         order = ", ".join(f"x.{c}" for c in dict.fromkeys((*t.sort_key, *t.primary_key)))
