@@ -179,3 +179,16 @@ def test_decisions_are_read_live_and_a_vet_keeps_the_document(duck: DuckDBStore)
     assert duck._docs and duck.rows("SELECT * FROM person_docs_dirty") == []
     assert len(duck.person_facts(ALICE)[1]["decisions"]) == before + 1
     assert "decisions" not in duck.person_facts(ALICE, ["cases"])[1]
+
+
+def test_every_write_moves_the_generation_and_reads_do_not(store: Store) -> None:
+    g0 = store.generation
+    store.rows("SELECT count(*) FROM interactions")
+    assert store.generation == g0
+    store.append("customers", pa.Table.from_pylist([{"customer_id": "gen-1", "source": "test"}]))
+    g1 = store.generation
+    assert g1 > g0
+    store.append("customers", pa.Table.from_pylist([{"customer_id": "gen-1", "source": "test"}]))
+    assert store.generation == g1, "an append that adds nothing changes nothing"
+    store.execute("DELETE FROM customers WHERE customer_id = ?", ["gen-1"])
+    assert store.generation > g1

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 
 from goodwill.errors import ConfigError, StoreError
 from goodwill.model import SCHEMA_VERSION, TABLES, Table, get_table
+from goodwill.store.person_docs import written_tables
 
 Params = Sequence[Any] | None
 
@@ -68,6 +69,9 @@ class Store(abc.ABC):
 
     def __init__(self, url: str) -> None:
         self.url = url
+        # Bumped by every write this process makes: a cache of derived views (the dashboard)
+        # that saw the same generation has seen every fact this process wrote since.
+        self.generation = 0
 
     # -- lifecycle -------------------------------------------------------
     def __enter__(self) -> Store:
@@ -117,7 +121,15 @@ class Store(abc.ABC):
         conformed = conform(t, data)
         if conformed.num_rows == 0:
             return 0
-        return self._append(t, conformed, dedupe=dedupe)
+        added = self._append(t, conformed, dedupe=dedupe)
+        if added:
+            self.generation += 1
+        return added
+
+    def _wrote(self, sql: str) -> None:
+        """Count a statement that writes (engines call this from execute and query)."""
+        if written_tables(sql):
+            self.generation += 1
 
     @abc.abstractmethod
     def _append(self, table: Table, data: pa.Table, *, dedupe: bool) -> int: ...

@@ -322,6 +322,7 @@ class DuckDBStore(Store):
     def execute(self, sql: str, params: Params = None) -> int:
         with self._lock:
             self._note_write(sql)
+            self._wrote(sql)
             try:
                 cur = self.con.execute(sql, list(params) if params is not None else None)
                 try:
@@ -354,6 +355,7 @@ class DuckDBStore(Store):
     def query(self, sql: str, params: Params = None) -> pa.Table:
         with self._lock:
             self._note_write(sql)
+            self._wrote(sql)
             try:
                 rel = self.con.sql(sql, params=list(params) if params is not None else None)
                 if rel is None:

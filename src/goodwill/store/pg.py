@@ -134,6 +134,7 @@ class PostgresStore(Store):
         self.con.execute(META_DDL)
 
     def execute(self, sql: str, params: Params = None) -> int:
+        self._wrote(sql)
         with self._lock:
             try:
                 cur = self.con.execute(_qmarks_to_pyformat(sql, params), list(params) if params else None)
@@ -161,6 +162,7 @@ class PostgresStore(Store):
         return pa.table({n: pa.array(list(c)) for n, c in zip(names, cols, strict=False)}) if names else pa.table({})
 
     def query(self, sql: str, params: Params = None) -> pa.Table:
+        self._wrote(sql)
         with self._lock:
             try:
                 cur = self.con.execute(_qmarks_to_pyformat(sql, params), list(params) if params else None)
