@@ -586,6 +586,11 @@ def reconcile(
             sel = f"{cond} AND {unclaimed}" if unclaimed else cond
             sel += f" AND p.made_at <= CAST({_lit(now.isoformat())} AS TIMESTAMPTZ)"
             claimed.append(f"coalesce({cond}, false)")
+            # A rule no promise falls under costs nothing: without this check its joins would
+            # still read every event (50M at scale) to keep nothing.
+            if not store.rows(f"SELECT 1 AS x FROM promises p WHERE {sel} LIMIT 1"):
+                rep.by_rule[rule.id] = 0
+                continue
             n = _reconcile_rule(store, rule, sel, now, version)
             rep.by_rule[rule.id] = n
             if rule.repeat_window_days is not None and n:
