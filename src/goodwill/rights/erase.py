@@ -6,17 +6,17 @@ leaves a job that :func:`resume_jobs` (run on ``goodwill rights resume`` and bef
 any new erasure) carries to the same end state as an uninterrupted run.
 
 Steps: ``suppress`` (keyed hashes of the person's ids and identifiers, so an old file
-cannot bring them back), on DuckDB ``locate`` (the file blocks that hold the person's rows,
-their requests and this job's own plan, found before anything is deleted; it also drops the
-person documents, a cache whose index keeps deleted keys' bytes), ``counts`` (only if
-anonymous aggregates were explicitly kept), one ``delete:<table>`` per table holding their
-data (children found ``via`` another table first), ``requests`` (their rights requests keep
-only a keyed hash of the person), ``forget`` (the job drops the ids it needed), and
-``compact``, which removes the old bytes from the files. On DuckDB only the row groups in the
-located blocks are rewritten and the file is scrubbed in place (goodwill.store.duck_erase),
-falling back to copying the database into a fresh file where that is not possible; on
-PostgreSQL the touched tables are rewritten with ``VACUUM FULL`` (a plain VACUUM leaves the
-tuple bytes in the page). Measurements: benchmarks/results/rights.md.
+cannot bring them back), ``counts`` (only if anonymous aggregates were explicitly kept), one
+``delete:<table>`` per table holding their data (children found ``via`` another table
+first), ``requests`` (their rights requests keep only a keyed hash of the person), ``forget``
+(the job drops the ids it needed), and ``compact``, which removes the old bytes from the
+files. On PostgreSQL the touched tables are then rewritten with ``VACUUM FULL`` (a plain
+VACUUM leaves the tuple bytes in the page). On DuckDB the deletes, ``requests`` and
+``forget`` are one step, ``erase``: one transaction that also rewrites every row group whose
+blocks held the old bytes (goodwill.store.duck_erase), so that ``compact`` can clean the file
+in place; it drops the person documents too, a cache whose index keeps deleted keys' bytes.
+Where the in-place clean is not possible the database is copied into a fresh file.
+Measurements: benchmarks/results/rights.md.
 """
 
 from __future__ import annotations
@@ -130,8 +130,12 @@ def erase_person(
 def _plan(store: Store, person: Person, request_id: str | None, keep_counts: bool, compact: bool, actor: str) -> str:
     idents = identifiers_of(store, list(person.customer_ids))
     tables = [s.table for s in person_scope(store, person, idents)]
-    locate = ["locate"] if isinstance(store, DuckDBStore) else []
-    steps = ["suppress", *locate, *(["counts"] if keep_counts else []), *(f"delete:{t}" for t in tables), "requests", "forget"]
+    steps = ["suppress", *(["counts"] if keep_counts else [])]
+    if isinstance(store, DuckDBStore):
+        # One transaction: deletes, requests, forget and the rewrite of the row groups they touch.
+        steps.append("erase")
+    else:
+        steps += [*(f"delete:{t}" for t in tables), "requests", "forget"]
     if compact:
         steps.append("compact")
     plan = {
@@ -184,13 +188,13 @@ def run_job(store: Store, job_id: str, *, hook: StepHook | None = None) -> Erasu
             continue
         if hook:
             hook(step)
-        if step in ("locate", "compact"):
-            # Not transactional (both checkpoint the file), but idempotent: a rerun does it again.
-            if step == "locate":
-                result["blocks"] = _locate(store, job_id, plan)
-            else:
-                compact_store(store, touched=sorted(result.get("rows", {})))
-                result = _job(store, job_id)["result"]
+        if step == "erase":
+            plan = _erase_duckdb(store, job_id, plan, done, result, request_id)
+            continue
+        if step == "compact":
+            # Not transactional, but idempotent: a rerun scrubs (or copies) again.
+            compact_store(store, touched=sorted(result.get("rows", {})))
+            result = _job(store, job_id)["result"]
             with store.transaction():
                 done.append(step)
                 _mark(store, job_id, done, result)
@@ -199,7 +203,7 @@ def run_job(store: Store, job_id: str, *, hook: StepHook | None = None) -> Erasu
             rows = _run_step(store, step, plan, result)
             done.append(step)
             if step == "forget":
-                plan = {k: v for k, v in plan.items() if k not in ("person_id", "customer_ids", "identifiers")}
+                plan = _forgotten(plan)
                 _mark(store, job_id, done, result, plan)
             else:
                 _mark(store, job_id, done, result)
@@ -289,30 +293,49 @@ def _keep_counts(store: Store, person: Person, idents: list[tuple[str, str]]) ->
     return kept
 
 
-def _locate(store: Store, job_id: str, plan: dict[str, Any]) -> list[int]:
-    """DuckDB: the blocks holding everything this job will delete or overwrite."""
+def _forgotten(plan: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in plan.items() if k not in ("person_id", "customer_ids", "identifiers")}
+
+
+def _erase_duckdb(
+    store: Store, job_id: str, plan: dict[str, Any], done: list[str], result: dict[str, Any], request_id: str | None
+) -> dict[str, Any]:
+    """DuckDB: every delete, the requests' overwrite and ``forget`` in one transaction, which
+    also rewrites every row group holding their old bytes (goodwill.store.duck_erase), so that
+    the compaction can clean the file in place. Returns the forgotten plan."""
     assert isinstance(store, DuckDBStore)
     # The person documents are a cache (optimize() rebuilds them) whose ART index keeps the
     # bytes of deleted keys in its blocks: dropped, all of it goes to the free blocks.
     store.drop_person_docs()
-    person = _person_from_plan(plan)
-    selections: list[tuple[str, str, Sequence[Any]]] = [
-        (s.table, s.where, s.params) for s in person_scope(store, person, [tuple(i) for i in plan["identifiers"]])
-    ]
+    idents = [tuple(i) for i in plan["identifiers"]]
+    scopes = person_scope(store, _person_from_plan(plan), idents)
     ids = list(plan["customer_ids"])
+    selections: list[tuple[str, str, Sequence[Any]]] = [(s.table, s.where, s.params) for s in scopes]
     if ids:
         selections.append((RIGHTS_REQUESTS.name, f"person_id IN ({', '.join('?' for _ in ids)})", ids))
-    # This job's own row: its plan holds the ids until ``forget``.
+    # This job's own row: its plan holds the ids until now.
     selections.append((RIGHTS_JOBS.name, "job_id = ?", [job_id]))
-    return store.locate(selections)
+    rewrite = store.erase_plan(selections)
+    with store.transaction():
+        for step in [*(f"delete:{s.table}" for s in scopes), "requests", "forget"]:
+            rows = _run_step(store, step, plan, result)
+            audit.record(store, audit.ErasureStep(request_id=request_id, actor=plan["actor"], job_id=job_id, step=step, rows=rows))
+        done.append("erase")
+        forgotten = _forgotten(plan)
+        _mark(store, job_id, done, result, forgotten)
+        # Last, so that the copies are of the rows as they now are.
+        result["rewritten"] = store.erase_rewrite(rewrite)
+        _mark(store, job_id, done, result, forgotten)
+    return forgotten
 
 
 def compact_store(store: Store, touched: list[str] | None = None) -> None:
     """Remove the bytes of deleted rows from the store's files.
 
-    On DuckDB this cleans the blocks that every erasure job not yet compacted located (one
-    call after a batch of ``erase_person(..., compact=False)`` serves them all), then marks
-    those jobs compacted; a job without located blocks makes it copy the whole database."""
+    On DuckDB, where each erasure already rewrote the row groups that held its rows, the file
+    is scrubbed in place (one call after a batch of ``erase_person(..., compact=False)`` serves
+    them all) and those jobs are marked compacted; rows erased any other way make it copy the
+    whole database instead."""
     if store.engine == "postgres":
         names = set(touched or []) | {RIGHTS_JOBS.name, RIGHTS_REQUESTS.name, "rights_events"}
         store.compact(sorted(names))
@@ -322,18 +345,15 @@ def compact_store(store: Store, touched: list[str] | None = None) -> None:
         return
     ensure_rights_tables(store)
     pending = []
-    blocks: set[int] | None = set()
+    in_place = True
     for r in store.rows(f"SELECT job_id, result FROM {RIGHTS_JOBS.name} WHERE kind = 'erase'"):
         res = json.loads(r["result"]) if r["result"] else {}
-        if res.get("compacted") or not ("blocks" in res or res.get("rows")):
+        if res.get("compacted") or not ("rewritten" in res or res.get("rows")):
             continue
         pending.append((r["job_id"], res))
-        if "blocks" not in res:
-            # Rows deleted where nobody recorded the blocks (a job from before locate existed).
-            blocks = None
-        elif blocks is not None:
-            blocks.update(int(b) for b in res["blocks"])
-    store.compact(touched, blocks=None if blocks is None else sorted(blocks))
+        # Rows deleted without the rewrite (a job from before it existed) need the full copy.
+        in_place = in_place and "rewritten" in res
+    store.compact(touched, in_place=in_place)
     with store.transaction():
         for job_id, res in pending:
             res["compacted"] = True

@@ -12,15 +12,16 @@ test that searches the file; see benchmarks/results/rights.md):
 4. A checkpoint reuses unchanged tables' metadata in place, so a slot still in use can hold
    stale bytes of another table next to the reused part.
 
-Erasure therefore works by blocks. Before anything is deleted, :func:`locate` records every
-block holding a segment of a row group that holds one of the person's rows. After the DELETEs,
-:func:`rewrite_blocks` deletes and re-inserts every row group with a segment in one of those
-blocks, so that no live segment is left in them, and a checkpoint with metadata reuse switched
-off writes all metadata afresh (and recomputes each table's statistics from its row groups).
-Then, with the database closed, :func:`scrub_file` punches out (or zeroes) every block in
-DuckDB's own free list and zeroes every free metadata slot, recomputing that block's checksum,
-through a redo journal so that a crash cannot leave a torn block behind (:func:`recover` finishes
-it on the next open). The cost follows the rewritten row groups, not the size of the file.
+Erasure therefore works by blocks. :func:`plan_erasure` finds the segments that hold the
+person's rows and every row group with a segment in the same blocks; :func:`apply_erasure`,
+inside the transaction that deletes the rows, re-inserts those row groups' other rows and
+deletes the originals, so the next checkpoint drops them and no live segment is left in those
+blocks. The compaction then checkpoints once with metadata reuse switched off, so that all
+metadata is written afresh and each table's statistics are recomputed from its row groups, and
+with the database closed :func:`scrub_file` punches out (or zeroes) every block in DuckDB's own
+free list and zeroes every free metadata slot, recomputing the block's checksum, through a redo
+journal so that a crash cannot leave a torn block behind (:func:`recover` finishes it on the
+next open). The cost follows the rewritten row groups and the metadata, not the file's size.
 
 Each step checks what it assumes about the file (header and block checksums, that the free list
 read from the file agrees with what DuckDB reports, that no other connection holds the file) and
@@ -29,7 +30,6 @@ raises :class:`ScrubUnavailable` otherwise; the store then copies the whole data
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import ctypes
 import ctypes.util
@@ -46,13 +46,14 @@ import duckdb
 import numpy as np
 
 __all__ = [
+    "ErasePlan",
     "ScrubUnavailable",
     "SnapShot",
+    "apply_erasure",
     "journal_path",
-    "locate",
     "metadata_reuse_off",
+    "plan_erasure",
     "recover",
-    "rewrite_blocks",
     "scrub_file",
     "snapshot",
 ]
@@ -81,32 +82,139 @@ def journal_path(path: str | Path) -> Path:
 
 
 # -- layout of the tables ---------------------------------------------------------------------
+#
+# DuckDB 2 keeps a row's rowid when row groups before it are dropped (rowids have gaps), and does
+# not report where a row group's rowids start, so row groups are found by their statistics:
+# every row of a row group lies within its min/max in every column, which is what DuckDB's own
+# zone maps rely on. Matching by statistics can only over-reach (rewrite a row group more).
+
+# DuckDB keeps this many leading bytes of a string's min and max.
+STRING_STATS_BYTES = 12
+_COMPARABLE = (
+    "VARCHAR", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "UBIGINT", "UINTEGER", "BOOLEAN", "DATE", "TIMESTAMP",
+    "TIMESTAMP WITH TIME ZONE",
+)
+
+
+@dataclass(frozen=True)
+class _Range:
+    """A column's statistics in one row group or segment."""
+
+    has_null: bool
+    has_value: bool
+    low: Any = None  # None where unknown
+    high: Any = None
+    truncated: bool = False  # a string maximum cut to its first bytes
+
+    def holds(self, value: Any) -> bool:
+        """Whether ``value`` may lie here (never False for a value that does)."""
+        if value is None:
+            return self.has_null
+        if not self.has_value:
+            return False
+        if self.low is None or self.high is None:
+            return True
+        try:
+            if isinstance(value, str):
+                v = value.encode()
+                high = self.high.encode()
+                return bool(v >= self.low.encode() and (v[: len(high)] <= high if self.truncated else v <= high))
+            return bool(self.low <= value <= self.high)
+        except TypeError:
+            return True
+
+    def sql(self, column: str) -> tuple[str, list[Any]] | None:
+        """A predicate every value here satisfies (None: nothing to say)."""
+        if not self.has_value:
+            return (f'"{column}" IS NULL', []) if self.has_null else None
+        if self.low is None or self.high is None:
+            return None
+        high = self.high
+        if self.truncated:
+            upper = _successor(str(high))
+            if upper is None:
+                cond, params = f'"{column}" >= ?', [self.low]
+            else:
+                cond, params = f'"{column}" >= ? AND "{column}" < ?', [self.low, upper]
+        else:
+            cond, params = f'"{column}" BETWEEN ? AND ?', [self.low, high]
+        if self.has_null:
+            cond = f'({cond} OR "{column}" IS NULL)'
+        return cond, params
+
+
+def _successor(prefix: str) -> str | None:
+    """The least string above every string that starts with ``prefix`` (code points sort as UTF-8 bytes)."""
+    chars = list(prefix)
+    while chars:
+        last = ord(chars.pop())
+        nxt = last + 1
+        if 0xD800 <= nxt <= 0xDFFF:
+            nxt = 0xE000
+        if nxt <= 0x10FFFF:
+            return "".join(chars) + chr(nxt)
+    return None
+
+
+def _range(stats: Any, comparable: bool, updated: bool) -> _Range | None:
+    if not isinstance(stats, dict):
+        return None
+    has_null = bool(stats.get("has_null", True))
+    has_value = bool(stats.get("has_no_null", True))
+    if updated:
+        # A segment's own statistics leave out its pending updates.
+        return _Range(True, True)
+    low, high = stats.get("min"), stats.get("max")
+    if not comparable or isinstance(low, float) or isinstance(high, float):
+        return _Range(has_null, has_value)
+    if isinstance(low, str) or isinstance(high, str):
+        text = f"{low}{high}"
+        # Strings come escaped (a quote shows as \x22), or cut inside a character: no bound.
+        if "\\" in text or "\ufffd" in text:
+            return _Range(has_null, has_value)
+    truncated = isinstance(high, str) and len(high.encode()) >= STRING_STATS_BYTES
+    return _Range(has_null, has_value, low, high, truncated)
+
+
+def _merge(a: _Range | None, b: _Range | None) -> _Range | None:
+    if a is None or b is None:
+        return None
+    low = high = None
+    truncated = False
+    if a.has_value and b.has_value and None not in (a.low, a.high, b.low, b.high):
+        try:
+            low = a.low if _key(a.low) <= _key(b.low) else b.low
+            high, truncated = (a.high, a.truncated) if _key(a.high) >= _key(b.high) else (b.high, b.truncated)
+        except TypeError:
+            low = high = None
+    elif a.has_value != b.has_value:
+        one = a if a.has_value else b
+        low, high, truncated = one.low, one.high, one.truncated
+    return _Range(a.has_null or b.has_null, a.has_value or b.has_value, low, high, truncated)
+
+
+def _key(v: Any) -> Any:
+    return v.encode() if isinstance(v, str) else v
 
 
 @dataclass
-class _Layout:
-    starts: list[int] = field(default_factory=list)  # first rowid of each row group, in order
-    counts: list[int] = field(default_factory=list)
-    ids: list[int] = field(default_factory=list)
-    blocks: dict[int, set[int]] = field(default_factory=dict)  # row group id -> its blocks
+class _Segment:
+    column: int
+    blocks: frozenset[int]
+    nested: bool  # a child column: its values are not the row's own
+    range: _Range | None
 
-    def groups_of(self, rowids: Iterable[int]) -> set[int]:
-        out = set()
-        for r in rowids:
-            i = bisect.bisect_right(self.starts, r) - 1
-            if i >= 0 and r < self.starts[i] + self.counts[i]:
-                out.add(i)
-        return out
 
-    def ranges(self, positions: Iterable[int]) -> list[tuple[int, int]]:
-        out: list[tuple[int, int]] = []
-        for i in sorted(set(positions)):
-            a, b = self.starts[i], self.starts[i] + self.counts[i]
-            if out and out[-1][1] == a:
-                out[-1] = (out[-1][0], b)
-            else:
-                out.append((a, b))
-        return out
+@dataclass
+class _RowGroup:
+    segments: list[_Segment] = field(default_factory=list)
+    columns: dict[int, _Range | None] = field(default_factory=dict)  # column -> its statistics
+
+    def blocks(self) -> set[int]:
+        return {b for seg in self.segments for b in seg.blocks}
+
+    def may_hold(self, row: Sequence[Any]) -> bool:
+        return all(r is None or r.holds(row[c]) for c, r in self.columns.items() if c < len(row))
 
 
 def _tables(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -117,81 +225,104 @@ def _tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [str(r[0]) for r in rows]
 
 
-def _layout(con: duckdb.DuckDBPyConnection, table: str) -> _Layout:
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
+    return [(str(r[0]), str(r[1])) for r in con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {table})").fetchall()]
+
+
+def _layout(con: duckdb.DuckDBPyConnection, table: str) -> dict[int, _RowGroup]:
+    comparable = [t.split("(")[0] in _COMPARABLE for _, t in _columns(con, table)]
     rows = con.execute(
-        "SELECT row_group_id, column_id, column_path, count, block_id, additional_block_ids "
+        "SELECT row_group_id, column_id, column_path, segment_type, block_id, additional_block_ids, stats, has_updates "
         f"FROM pragma_storage_info('{table}')"
     ).fetchall()
-    lay = _Layout()
-    counts: dict[int, int] = {}
-    for rg, column, path, count, block, extra in rows:
-        # Row counts from the first column's own segments (its validity child repeats them).
-        if column == 0 and path == "[0]":
-            counts[rg] = counts.get(rg, 0) + int(count)
+    groups: dict[int, _RowGroup] = {}
+    for rg, column, path, kind, block, extra, stats, updated in rows:
+        group = groups.setdefault(int(rg), _RowGroup())
+        depth = str(path).count(",")
+        top = depth == 0
+        rng = _range(stats, comparable[column], bool(updated)) if top and column < len(comparable) else None
+        if top:
+            group.columns[column] = _merge(group.columns[column], rng) if column in group.columns else rng
         if block is not None and block >= 0:
-            owned = lay.blocks.setdefault(rg, set())
-            owned.add(int(block))
-            owned.update(int(b) for b in (extra or []))
-    start = 0
-    for rg in sorted(counts):
-        lay.ids.append(rg)
-        lay.starts.append(start)
-        lay.counts.append(counts[rg])
-        start += counts[rg]
-    return lay
+            # A validity child counts the table's rows; any other child counts its own.
+            nested = depth > 1 or (depth == 1 and kind != "VALIDITY")
+            blocks = frozenset({int(block), *(int(b) for b in (extra or []))})
+            group.segments.append(_Segment(int(column), blocks, nested, rng))
+    return groups
 
 
-def _where_rowids(ranges: Sequence[tuple[int, int]]) -> str:
-    return " OR ".join(f"(rowid >= {a} AND rowid < {b})" for a, b in ranges) or "false"
+@dataclass(frozen=True)
+class ErasePlan:
+    """Predicates of the row groups to rewrite, per table, and the blocks that made them dirty.
+
+    ``selected`` keeps the selected rows' rowids (stable within the erasing transaction): a
+    row that the transaction overwrites no longer matches its row group's old statistics."""
+
+    rewrite: dict[str, list[tuple[str, list[Any]]]]
+    blocks: frozenset[int]
+    selected: dict[str, list[int]] = field(default_factory=dict)
 
 
-def locate(con: duckdb.DuckDBPyConnection, selections: Sequence[tuple[str, str, Sequence[Any]]]) -> list[int]:
-    """The blocks that hold any segment of a row group holding a selected row.
+def plan_erasure(con: duckdb.DuckDBPyConnection, selections: Sequence[tuple[str, str, Sequence[Any]]]) -> ErasePlan:
+    """The row groups to rewrite so that no live segment keeps a selected row's bytes.
 
-    Checkpoints first, so that every row is in a persistent row group (rows still in the WAL
-    and in memory have no block yet, and the checkpoint truncates the WAL)."""
+    A selected row's bytes lie in the segments that may hold it (in each column where it is not
+    NULL), and those segments' blocks may also hold other row groups' small segments: every
+    row group with a segment in one of those blocks is rewritten. Checkpoints first, so that
+    every row is in a persistent row group (rows still in the WAL have no block yet, and the
+    checkpoint truncates the WAL). Nothing is changed here."""
     con.execute("CHECKPOINT")
-    present = set(_tables(con))
-    layouts: dict[str, _Layout] = {}
-    blocks: set[int] = set()
+    layouts = {t: _layout(con, t) for t in _tables(con)}
+    dirty: set[int] = set()
+    selected: dict[str, list[int]] = {}
     for table, where, params in selections:
-        if table not in present:
+        groups = layouts.get(table)
+        if not groups:
             continue
-        lay = layouts.get(table) or layouts.setdefault(table, _layout(con, table))
-        rowids = [int(r[0]) for r in con.execute(f"SELECT rowid FROM {table} WHERE {where}", list(params)).fetchall()]
-        for i in lay.groups_of(rowids):
-            blocks |= lay.blocks.get(lay.ids[i], set())
-    return sorted(blocks)
+        for rowid, *row in con.execute(f"SELECT rowid, * FROM {table} WHERE {where}", list(params)).fetchall():
+            selected.setdefault(table, []).append(int(rowid))
+            for group in groups.values():
+                if not group.may_hold(row):
+                    continue
+                for seg in group.segments:
+                    value = row[seg.column] if seg.column < len(row) else None
+                    # A NULL leaves only validity bits, no bytes of the person's.
+                    if value is not None and (seg.nested or seg.range is None or seg.range.holds(value)):
+                        dirty |= seg.blocks
+    rewrite: dict[str, list[tuple[str, list[Any]]]] = {}
+    for table, groups in layouts.items():
+        names = [n for n, _ in _columns(con, table)] if any(g.blocks() & dirty for g in groups.values()) else []
+        for group in groups.values():
+            if not group.blocks() & dirty:
+                continue
+            parts = [p for c, r in sorted(group.columns.items()) if r is not None and (p := r.sql(names[c])) is not None]
+            where = " AND ".join(p[0] for p in parts) or "true"
+            rewrite.setdefault(table, []).append((where, [v for p in parts for v in p[1]]))
+    return ErasePlan(rewrite, frozenset(dirty), {t: sorted(set(r)) for t, r in selected.items()})
 
 
-def rewrite_blocks(con: duckdb.DuckDBPyConnection, blocks: Iterable[int]) -> dict[str, int]:
-    """Delete and re-insert every row group with a segment in ``blocks``; rows rewritten per table.
+def apply_erasure(con: duckdb.DuckDBPyConnection, plan: ErasePlan) -> dict[str, int]:
+    """Rewrite the planned row groups: rows rewritten per table.
 
-    Deleted rows are left out of the copy, so a row group that still holds an erased person's
-    deleted rows loses them here. The caller checkpoints afterwards."""
-    dirty = set(blocks)
-    con.execute("CHECKPOINT")
-    if not dirty:
-        return {}
-    plan: dict[str, list[tuple[int, int]]] = {}
-    for table in _tables(con):
-        lay = _layout(con, table)
-        hit = [i for i, rg in enumerate(lay.ids) if lay.blocks.get(rg, set()) & dirty]
-        if hit:
-            plan[table] = lay.ranges(hit)
+    Run inside the transaction that deleted and overwrote the rows, after those writes: the
+    copies then have the rows as they now are (the deleted ones left out), and the row groups
+    that held the old bytes are emptied, so the next checkpoint drops them and frees their
+    blocks. Copies get rowids above every row there was, so the DELETE cannot reach them, and
+    a row that more than one row group's predicate covers is moved once."""
     rewritten: dict[str, int] = {}
-    con.execute("BEGIN TRANSACTION")
-    try:
-        for table, ranges in plan.items():
-            inside = _where_rowids(ranges)
-            # Appended rows get rowids past the table's end, so the DELETE cannot reach them.
-            rows = con.execute(f"INSERT INTO {table} SELECT * FROM {table} WHERE {inside}").fetchall()
-            con.execute(f"DELETE FROM {table} WHERE {inside}").fetchall()
-            rewritten[table] = int(rows[0][0]) if rows else 0
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+    for table in sorted(set(plan.rewrite) | set(plan.selected)):
+        top = con.execute(f"SELECT max(rowid) FROM {table}").fetchall()[0][0]
+        if top is None:
+            continue
+        moved = 0
+        groups = list(plan.rewrite.get(table, []))
+        if plan.selected.get(table):
+            groups.insert(0, (f"rowid IN ({', '.join(str(r) for r in plan.selected[table])})", []))
+        for where, params in groups:
+            rows = con.execute(f"INSERT INTO {table} SELECT * FROM {table} WHERE ({where}) AND rowid <= {int(top)}", params).fetchall()
+            con.execute(f"DELETE FROM {table} WHERE ({where}) AND rowid <= {int(top)}", params).fetchall()
+            moved += int(rows[0][0]) if rows else 0
+        rewritten[table] = moved
     return rewritten
 
 
@@ -221,7 +352,6 @@ class SnapShot:
     total_blocks: int
     free_blocks: int
     metadata: dict[int, frozenset[int]]  # metadata block -> its free slots
-    live: frozenset[int]  # blocks pragma_storage_info names
 
 
 def snapshot(con: duckdb.DuckDBPyConnection) -> SnapShot:
@@ -231,18 +361,11 @@ def snapshot(con: duckdb.DuckDBPyConnection) -> SnapShot:
     if not size:
         raise ScrubUnavailable("pragma_database_size() did not describe the database")
     if con.execute("SELECT count(*) FROM duckdb_indexes() WHERE database_name = current_database()").fetchall()[0][0]:
-        # Index blocks are not listed anywhere we can check against.
+        # An ART index keeps deleted keys' bytes in blocks that stay in use.
         raise ScrubUnavailable("the database has indexes")
     meta = {int(b): frozenset(int(i) for i in (free or [])) for b, free in con.execute("SELECT block_id, free_list FROM pragma_metadata_info()").fetchall()}
-    live: set[int] = set()
-    for table in _tables(con):
-        for block, extra in con.execute(
-            f"SELECT block_id, additional_block_ids FROM pragma_storage_info('{table}') WHERE block_id >= 0"
-        ).fetchall():
-            live.add(int(block))
-            live.update(int(b) for b in (extra or []))
     bs, total, free = (int(v) for v in size[0])
-    return SnapShot(bs, total, free, meta, frozenset(live))
+    return SnapShot(bs, total, free, meta)
 
 
 def checksum(data: bytes | memoryview) -> int:
@@ -448,7 +571,7 @@ def scrub_file(path: str | Path, before: SnapShot) -> dict[str, int]:
         in_file = (os.fstat(fd).st_size - BLOCKS_START) // bs
         # DuckDB truncates free blocks at the end of the file after writing the list.
         free = [b for b in state.free if b < in_file]
-        if len(free) < before.free_blocks or set(free) & (before.live | set(before.metadata)):
+        if len(free) != before.free_blocks or set(free) & set(before.metadata):
             raise ScrubUnavailable(
                 f"the free list in the file ({len(free)} blocks) does not match DuckDB's ({before.free_blocks})"
             )
