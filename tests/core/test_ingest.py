@@ -361,3 +361,18 @@ def test_erased_identifier_under_a_new_customer_id_is_dropped(store: Store, tmp_
     r = ingest_file(store, src, m)
     assert r.rows_suppressed == 2
     assert store.scalar("SELECT count(*) FROM customers WHERE customer_id LIKE 'bill:%'") == 1
+
+
+def test_conditions_on_presence_treat_blank_as_empty() -> None:
+    import pyarrow as pa
+
+    from goodwill.ingest.mapping import Condition
+    from goodwill.ingest.transform import _condition_mask
+
+    batch = pa.RecordBatch.from_pydict({"x": [None, "", "  \t", "a", " b ", "\u00a0"], "n": [1, None, 3, 4, 5, 6]})
+    present = _condition_mask(batch, (Condition("x", not_empty=True),)).to_pylist()
+    empty = _condition_mask(batch, (Condition("x", empty=True),)).to_pylist()
+    assert present == [False, False, False, True, True, False]
+    assert empty == [not p for p in present]
+    assert _condition_mask(batch, (Condition("n", not_empty=True),)).to_pylist() == [True, False, True, True, True, True]
+    assert _condition_mask(batch, (Condition("x", equals="b"),)).to_pylist() == [False, False, False, False, True, False]

@@ -272,8 +272,16 @@ def _cast_target(values: pa.Array, target_type: pa.DataType) -> pa.Array:
 def _condition_mask(batch: pa.RecordBatch, conds: tuple[Condition, ...]) -> pa.Array:
     mask = pa.array(np.ones(batch.num_rows, dtype=bool))
     for c in conds:
-        s = _nullify(_as_string(_column(batch, c.column)), ("",))
         m: pa.Array
+        if c.equals is None and c.not_equals is None and c.in_ is None:
+            # Present or empty needs no trimmed copy of the column (texts are long): a value
+            # is empty when null, "" or whitespace only.
+            raw = _as_string(_column(batch, c.column))
+            blank = pc.or_kleene(pc.is_null(raw), pc.or_(pc.equal(pc.utf8_length(raw), 0), pc.utf8_is_space(raw)))
+            blank = pc.fill_null(blank, True)
+            mask = pc.and_(mask, blank if c.empty else pc.invert(blank))
+            continue
+        s = _nullify(_as_string(_column(batch, c.column)), ("",))
         if c.equals is not None:
             m = pc.fill_null(pc.equal(s, c.equals), False)
         elif c.not_equals is not None:
