@@ -525,7 +525,7 @@ def test_workspace_file_adds_to_and_changes_the_packaged_rules(
     (tmp_path / ".goodwill" / "reconcile_rules.yaml").write_text(WORKSPACE_RECONCILE, "utf-8")
     rules, version = ledger.load_promise_rules()
     by_id = {r.id: r for r in rules}
-    assert version == "2026-11-24.2+acme-1"
+    assert version == "2026-11-24.3+acme-1"
     assert "fca_8_week_final_response" not in by_id
     assert by_id["cfpb_15_day_response"].due == {"days": 10}
     assert by_id["cfpb_15_day_response"].key == "c.case_id"  # the rest of the packaged rule stays
@@ -614,3 +614,39 @@ def test_a_broken_rule_says_which(store: Store, tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         ledger.derive_promises(store, path)
     assert err.value.message.startswith("Promise rule 'mine' failed")
+
+
+def test_calendar_days_ignore_daylight_saving(store: Store) -> None:
+    # CONSTRUCTED: sent to the company at midnight New York time on Friday 30 Oct 2015 (EDT);
+    # 15 calendar days later is midnight on 14 Nov, now EST: 05:00 UTC, not 04:00
+    store.append(
+        "cases",
+        table(
+            "cases",
+            [
+                {
+                    "case_id": "d1",
+                    "customer_id": "x",
+                    "opened_at": t("2015-10-30T04:00+00:00"),
+                    "source": "cfpb",
+                    "timely": True,
+                    "status": "closed",
+                }
+            ],
+        ),
+    )
+    ledger.derive_promises(store)
+    row = store.rows("SELECT due_at FROM promises WHERE promise_id = 'cfpb_15_day_response:d1'")[0]
+    assert row["due_at"] == t("2015-11-14T05:00+00:00")
+
+
+def test_a_rule_with_an_unknown_time_zone_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "rules:\n  - id: x\n    action: a\n    from: t\n    key: k\n    made_at: m\n"
+        "    timezone: Mars/Olympus\n    due: {days: 1}\n",
+        "utf-8",
+    )
+    with pytest.raises(ConfigError) as err:
+        ledger.load_promise_rules(path)
+    assert err.value.message == "Promise rule 'x': 'Mars/Olympus' is not a time zone."

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pyarrow as pa
@@ -172,6 +173,9 @@ class PromiseRule:
     due: dict[str, Any]
     description: str = ""
     window_start: str | None = None
+    # days, weeks and months are counted on the calendar of this zone (a DST change in between
+    # moves the UTC instant, not the local hour)
+    timezone: str = "UTC"
 
 
 def load_promise_rules(path: str | Path | None = None) -> tuple[list[PromiseRule], str]:
@@ -200,6 +204,14 @@ def load_promise_rules(path: str | Path | None = None) -> tuple[list[PromiseRule
                 "at: SQL giving the deadline itself.",
             )
         cols = {k: str(r[k]) for k in _PROMISE_COLUMNS if k in r}
+        tz = str(r.get("timezone", "UTC"))
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(
+                f"Promise rule {r['id']!r}: {tz!r} is not a time zone.",
+                hint="Use an IANA name such as America/New_York or Europe/London.",
+            ) from None
         rules.append(
             PromiseRule(
                 str(r["id"]),
@@ -212,6 +224,7 @@ def load_promise_rules(path: str | Path | None = None) -> tuple[list[PromiseRule
                 due,
                 str(r.get("description", "")),
                 str(r["window_start"]) if r.get("window_start") else None,
+                tz,
             )
         )
     return rules, version
@@ -345,7 +358,11 @@ def derive_promises(
         for r in rows:
             made = r["made_at"]
             value = r.get("due_value") if isinstance(amount, str) else amount
-            due_at = _due(made, {**rule.due, unit: value}, calendars) if value is not None else None
+            due_at = (
+                _due(made, {**rule.due, unit: value}, calendars, rule.timezone)
+                if value is not None
+                else None
+            )
             attrs: dict[str, Any] = {"rule": rule.id, "rules_version": version}
             if r.get("window_start") is not None:
                 attrs["window_start"] = _utc(r["window_start"]).isoformat()
@@ -390,19 +407,24 @@ def _promise_schema() -> pa.Schema:
 
 
 def _due(
-    made: dt.datetime, due: Mapping[str, Any], calendars: Mapping[str, WorkingCalendar]
+    made: dt.datetime,
+    due: Mapping[str, Any],
+    calendars: Mapping[str, WorkingCalendar],
+    timezone: str = "UTC",
 ) -> dt.datetime:
     if "at" in due:
         return _utc(due["at"])
-    if "days" in due:
-        return made + dt.timedelta(days=float(due["days"]))
     if "hours" in due:
         return made + dt.timedelta(hours=float(due["hours"]))
+    # wall-clock arithmetic on the local calendar: "15 days" from midnight is midnight
+    local = _utc(made).astimezone(ZoneInfo(timezone))
+    if "days" in due:
+        return (local + dt.timedelta(days=float(due["days"]))).astimezone(dt.UTC)
     if "weeks" in due:
-        return made + dt.timedelta(weeks=float(due["weeks"]))
+        return (local + dt.timedelta(weeks=float(due["weeks"]))).astimezone(dt.UTC)
     if "months" in due:
-        d = add_months(made.date(), int(due["months"]))
-        return dt.datetime.combine(d, made.timetz())
+        d = add_months(local.date(), int(due["months"]))
+        return dt.datetime.combine(d, local.timetz()).astimezone(dt.UTC)
     if "business_days" in due:
         name = str(due.get("calendar", "us_business"))
         if name not in calendars:
