@@ -3,8 +3,10 @@
 Three sources of promises land in the one ``promises`` table:
 
 - structured ones arrive with the facts (Olist's estimated delivery date, by its mapping);
-- statutory and service-level ones are *derived* from stored facts by YAML rules
-  (``promise_rules.yaml``: CFPB 15 days, FCA 8 weeks, one month for a data request);
+- booked, statutory and service-level ones are *derived* from stored facts by YAML rules
+  (``promise_rules.yaml``: call backs booked in a slot, engineer visits in a window, refunds
+  within N days, CFPB 15 days, FCA 8 weeks, one month for a data request), merged with the
+  workspace's own (``.goodwill/promise_rules.yaml``);
 - heard ones are read from what the company's people wrote
   (:mod:`goodwill.understand.heard_promises`).
 
