@@ -17,6 +17,7 @@ tables absent from a store are skipped.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 from goodwill.ingest.suppression import SUPPRESSIONS
@@ -85,6 +86,9 @@ RIGHTS_REQUESTS = register_table(
             Column("channel", "text", doc="how the request arrived"),
             Column("details", "json", doc="what was asked, in the request's own terms"),
             Column("updated_at", "timestamp", False),
+            # The instant alone loses the day in the time zone it came in, which the deadlines
+            # (and the extension, computed later) count from.
+            Column("received_on", "date", doc="the day of receipt where the request arrived; deadlines count from it"),
         ),
         ("request_id",),
         "Data-subject requests and where each stands.",
@@ -175,6 +179,21 @@ ERASED_COUNTS = register_table(
 RIGHTS_TABLES = (RIGHTS_REQUESTS, RIGHTS_EVENTS, RIGHTS_JOBS, RECTIFICATIONS, ERASED_COUNTS)
 
 
+# Stores already brought up to date in this process (the column check is a query).
+_READY: weakref.WeakSet[Store] = weakref.WeakSet()
+
+
 def ensure_rights_tables(store: Store) -> None:
+    if store in _READY:
+        return
     for t in (*RIGHTS_TABLES, SUPPRESSIONS):
         store.ensure_table(t)
+    # rights_requests gained received_on: a store made before it gets the column (empty in old rows).
+    here = "table_schema = current_schema()" if store.engine == "postgres" else "table_catalog = current_database() AND table_schema = 'main'"
+    cols = {
+        r["column_name"]
+        for r in store.rows(f"SELECT column_name FROM information_schema.columns WHERE table_name = ? AND {here}", [RIGHTS_REQUESTS.name])
+    }
+    if "received_on" not in cols:
+        store.execute(f"ALTER TABLE {RIGHTS_REQUESTS.name} ADD COLUMN received_on DATE")
+    _READY.add(store)

@@ -14,7 +14,7 @@ import calendar
 import datetime as dt
 from collections.abc import Collection
 
-__all__ = ["add_months", "days_left", "due_date", "extended_due_date", "next_working_day"]
+__all__ = ["add_months", "days_left", "due_date", "extended_due_date", "may_extend", "next_working_day", "receipt_day"]
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
@@ -47,6 +47,23 @@ def extended_due_date(
         raise ValueError("an extension is by one or two further months")
     due = add_months(received, 1 + months)
     return next_working_day(due, holidays) if working_day else due
+
+
+def receipt_day(received_at: dt.datetime, due_on: dt.date, *, holidays: Collection[dt.date] = ()) -> dt.date:
+    """The day of receipt behind ``due_on`` for a request stored without it (older stores).
+
+    The stored instant's UTC date if it gives ``due_on``, else the day before or after it (a
+    request received late in the evening west of UTC, or early in the morning east of it)."""
+    utc = (received_at if received_at.tzinfo else received_at.replace(tzinfo=dt.UTC)).astimezone(dt.UTC).date()
+    for day in (utc, utc - dt.timedelta(days=1), utc + dt.timedelta(days=1)):
+        if due_date(day, holidays=holidays) == due_on:
+            return day
+    return utc
+
+
+def may_extend(due_on: dt.date, today: dt.date) -> bool:
+    """An extension must be recorded by the first deadline (the day it falls due included)."""
+    return today <= due_on
 
 
 def days_left(due: dt.date, today: dt.date) -> int:

@@ -19,7 +19,13 @@ import pyarrow as pa
 from goodwill.errors import ConfigError, GoodwillError, NotFoundError
 from goodwill.rights import audit
 from goodwill.rights._tables import RIGHTS_REQUESTS, ensure_rights_tables
-from goodwill.rights.deadlines import days_left, due_date, extended_due_date
+from goodwill.rights.deadlines import (
+    days_left,
+    due_date,
+    extended_due_date,
+    may_extend,
+    receipt_day,
+)
 from goodwill.rights.person import resolve_person
 from goodwill.store import Store
 
@@ -66,6 +72,7 @@ class Request:
     channel: str | None
     details: dict[str, Any]
     updated_at: dt.datetime
+    received_on: dt.date | None = None  # None in rows stored before the day was kept
 
     @property
     def deadline(self) -> dt.date:
@@ -129,7 +136,9 @@ def create_request(
     at = received_at or _now()
     if at.tzinfo is None:
         at = at.replace(tzinfo=dt.UTC)
-    due = due_date(at.date(), holidays=holidays)
+    # The day where it arrived: the deadlines count from it (see goodwill.rights.deadlines).
+    day = at.date()
+    due = due_date(day, holidays=holidays)
     rid = "rq_" + uuid.uuid4().hex[:12]
     row = {
         "request_id": rid,
@@ -141,6 +150,7 @@ def create_request(
         "channel": channel,
         "details": json.dumps(details or {}, default=str),
         "updated_at": _now(),
+        "received_on": day,
     }
     with store.transaction():
         store.append(RIGHTS_REQUESTS, pa.Table.from_pylist([row]))
@@ -211,7 +221,7 @@ def extend_request(
     req = get_request(store, request_id)
     _require_open(req, "extended")
     today = today or dt.date.today()
-    if today > req.due_on:
+    if not may_extend(req.due_on, today):
         raise RequestStateError(
             f"Request {request_id} was due on {req.due_on}; an extension must be recorded before then.",
             hint="Complete or refuse it now, and tell the person why it is late.",
@@ -220,7 +230,8 @@ def extend_request(
         raise ConfigError("An extension is by one or two further months.", hint="Use --months 1 or --months 2.")
     if not reason.strip():
         raise ConfigError("An extension needs a reason the person is told.", hint="e.g. --reason 'complex request'.")
-    new_due = extended_due_date(req.received_at.date(), months, holidays=holidays)
+    received = req.received_on or receipt_day(req.received_at, req.due_on, holidays=holidays)
+    new_due = extended_due_date(received, months, holidays=holidays)
     if req.extended_due_on is not None and new_due <= req.extended_due_on:
         raise RequestStateError(
             f"Request {request_id} is already extended to {req.extended_due_on}.",
