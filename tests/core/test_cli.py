@@ -113,9 +113,21 @@ def test_demo_runs_on_a_fresh_directory(tmp_path: Path) -> None:
     assert out["counts"]["customers"] == 2146 + 7043
     assert out["example_timeline"]["entries"]
     # every capability ran on the demo data and answered
-    for step in ("enrich", "reasons", "promises", "goodwill", "silent", "fair-value", "vet-campaign", "report"):
+    for step in ("enrich", "reasons", "promises", "goodwill", "silent", "fair-value", "vet-campaign", "report", "optimize"):
         assert any(k.split()[0] == step for k in out["steps"]), (step, list(out["steps"]))
     assert out["counts"]["decisions"] > 0
+
+
+def test_optimize_builds_the_person_documents_and_status_says_so(tmp_path: Path) -> None:
+    assert gw("ingest", str(DATA / "telco-200.csv"), "--mapping", "telco", cwd=tmp_path).returncode == 0
+    before = json.loads(gw("status", "--json", cwd=tmp_path).stdout)
+    assert before["person_documents"] is False
+    r = gw("optimize", "--json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["person_documents"] is True
+    assert json.loads(gw("status", "--json", cwd=tmp_path).stdout)["person_documents"] is True
+    tl = gw("timeline", "telco:7590-VHVEG", "--json", cwd=tmp_path)
+    assert tl.returncode == 0 and "telco:7590-VHVEG" in tl.stdout
 
 
 @pytest.mark.slow

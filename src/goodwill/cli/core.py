@@ -23,6 +23,7 @@ def register(app: typer.Typer) -> None:
     app.command("status")(status)
     app.command("quarantine")(quarantine)
     app.command("timeline")(timeline_cmd)
+    app.command("optimize")(optimize)
     app.command("demo")(demo)
 
 
@@ -126,6 +127,27 @@ def status(store: StoreOption = default_store(), as_json: JsonOption = False) ->
     _show_status(data)
 
 
+def optimize(store: StoreOption = default_store(), as_json: JsonOption = False) -> None:
+    """Reorganise the store for fast reads of one person, after bulk loads and measure builds.
+
+    DuckDB: sorts every table by customer and builds the person documents that serve the
+    brief, the timeline and the guard in one read (until a write makes a person's facts
+    newer; those people are read live). PostgreSQL: refreshes the planner's statistics.
+    """
+    import time
+
+    with open_cli_store(store) as s:
+        t0 = time.perf_counter()
+        s.optimize()
+        secs = time.perf_counter() - t0
+        docs = bool(getattr(s, "_docs", False))
+    if as_json:
+        emit_json({"store": store, "engine": s.engine, "seconds": round(secs, 3), "person_documents": docs})
+        return
+    extra = " Person documents built." if docs else ""
+    console.print(f"Optimised {escape(str(store))} in {secs:.1f}s.{extra}")
+
+
 def _show_status(data: dict[str, Any]) -> None:
     counts, people = data["tables"], data["people"]
     console.print(f"[bold]{escape(str(data['store']))}[/] ({data['engine']}, schema version {data['schema_version']})")
@@ -134,6 +156,9 @@ def _show_status(data: dict[str, Any]) -> None:
         t.add_row(name, f"{n:,}")
     console.print(t)
     console.print(f"{people:,} people after identity resolution.")
+    if data.get("person_documents") is not None:
+        state = "current" if data["person_documents"] else "not built (run `goodwill optimize` after bulk loads)"
+        console.print(f"Person documents (DuckDB fast reads): {state}.")
     if counts.get("quarantine"):
         console.print(f"[yellow]{counts['quarantine']:,} quarantined row(s)[/]; top reasons:")
         for r in data["quarantine_reasons"]:

@@ -76,4 +76,5 @@ def demo_steps(store: str, who: str) -> list[tuple[str, list[str]]]:
         ("Fair value and the loyalty penalty", ["fair-value", *st]),
         ("Vetting a campaign before it goes out", ["vet-campaign", str(demo_campaign_file()), "--as-of", AS_OF.isoformat(), *st]),
         ("The outcome report for the board", ["report", "--out", str(Path(store).with_name("demo-report.html")), *st]),
+        ("Ready for the front line: one read per person", ["optimize", *st]),
     ]

@@ -28,4 +28,6 @@ def store_status(store: Store) -> dict[str, Any]:
         "people": people,
         "quarantine_reasons": reasons,
         "recent_ingests": recent,
+        # DuckDB's one-read person documents (None where the engine has none)
+        "person_documents": getattr(store, "_docs", None),
     }
