@@ -75,6 +75,19 @@ def test_a_removed_decision_is_detected(company: Store) -> None:
     assert not r.ok and r.first_bad == "gd-00000000000003" and "removed or inserted" in (r.problem or "")
 
 
+def test_the_chain_continues_from_the_stored_head_after_another_write(company: Store) -> None:
+    g = Guard(company)
+    for a in _actions():
+        g.vet(a, as_of=NOW)
+    # A write the guard did not make (here: the last decision removed by hand) must not let a
+    # remembered head hide it: the next decision links to what is stored.
+    company.execute("DELETE FROM decisions WHERE decision_id = 'gd-00000000000003'")
+    d = g.vet(_actions()[0], as_of=NOW)
+    assert d.decision_id == "gd-00000000000003"
+    r = audit.verify(company)
+    assert r.ok and r.checked == 3
+
+
 def test_workspace_override_disables_and_reparameterises(company: Store, tmp_path: Path) -> None:
     over = tmp_path / "rules.yaml"
     over.write_text("rules:\n  renewal_price_cap: {params: {on_breach: deny}}\n  copy_lint: {enabled: false}\n")

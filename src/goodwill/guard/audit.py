@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,8 +69,19 @@ def decision_id(seq: int) -> str:
     return f"{ID_PREFIX}{seq:014d}"
 
 
+# The chain's head as this process last wrote it, per store, with the store's write generation
+# at that moment. Reading the head is a top-1 over every decision ever made (a scan that grows
+# with the log); a DuckDB store has one owner process, so while no other write has happened
+# since (same generation) the head it wrote is still the head. PostgreSQL may have other
+# writers, so it always reads.
+_HEADS: weakref.WeakKeyDictionary[Store, tuple[int, int, str]] = weakref.WeakKeyDictionary()
+
+
 def head(store: Store) -> tuple[int, str]:
     """The last sequence number and hash of the chain (0 and the genesis hash when empty)."""
+    known = _HEADS.get(store)
+    if known is not None and store.engine == "duckdb" and known[0] == store.generation:
+        return known[1], known[2]
     rows = store.rows("SELECT decision_id, hash FROM decisions ORDER BY decision_id DESC LIMIT 1")
     if not rows:
         return 0, GENESIS
@@ -91,6 +103,7 @@ def append_chain(store: Store, rows: list[dict[str, Any]], actions: pa.Table | N
         store.append("decisions", _decisions_table(rows), dedupe=False)
         if actions is not None and actions.num_rows:
             store.append("actions", actions)
+    _HEADS[store] = (store.generation, seq, prev)
     return seq, prev
 
 
