@@ -162,9 +162,16 @@ def bench_timeline(rows: int, customers: int, engines: list[str]) -> None:
             t1 = time.perf_counter()
             s.optimize()
             opt = time.perf_counter() - t1
+            if engine == "duckdb":
+                # The same sorted store read by the live person query, without the documents.
+                s._docs = False  # type: ignore[attr-defined]
+                lat = latencies(s, customers)
+                p = np.percentile(lat, [50, 95, 99])
+                print(f"| duckdb | sorted by customer, live query over every table | {build + opt:.1f} | {p[0]:.2f} | {p[1]:.2f} | {p[2]:.2f} |")
+                s._docs = True  # type: ignore[attr-defined]
             lat = latencies(s, customers)
             p = np.percentile(lat, [50, 95, 99])
-            layout = "sorted by customer (optimize)" if engine == "duckdb" else "b-tree index on customer_id"
+            layout = "sorted, person documents (optimize)" if engine == "duckdb" else "b-tree index on customer_id"
             print(f"| {engine} | {layout} | {build + opt:.1f} | {p[0]:.2f} | {p[1]:.2f} | {p[2]:.2f} |")
         finally:
             drop(s)
