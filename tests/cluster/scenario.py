@@ -27,6 +27,7 @@ from goodwill.measure import runaround as ra
 from goodwill.measure import silence as si
 from goodwill.measure.report import build_measures
 from goodwill.store import Store
+from goodwill.store.timeline import timeline
 from goodwill.understand.embed import HashingEmbedder
 from goodwill.understand.sentiment import LexiconSentiment
 from goodwill.understand.service import enrich_store, reason_report
@@ -107,4 +108,19 @@ def measures(store: Store) -> dict[str, Any]:
     # Contact reasons and their weekly trends.
     out["reasons"] = normal(reason_report(store, weeks=12))
     out["enrichments"] = _table(store, "enrichments", "interaction_id", drop=("enriched_at",))
+    # One person's timeline: the point read behind the brief (person_facts), on every engine.
+    for person in ("c0", "olist:1", "cfpb:6960951"):
+        out[f"timeline {person}"] = _timeline(store, person)
     return out
+
+
+# When goodwill computed a row (not a fact about the person): differs between any two builds.
+_STAMPS = ("built_at", "enriched_at", "linted_at", "read_at")
+
+
+def _timeline(store: Store, person: str) -> dict[str, Any]:
+    t = normal(timeline(store, person).to_dict())
+    for e in t["entries"]:
+        for k in _STAMPS:
+            e["detail"].pop(k, None)
+    return t

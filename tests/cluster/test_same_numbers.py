@@ -41,6 +41,9 @@ MEASURES = (
     "price_tenure",
     "reasons",
     "enrichments",
+    "timeline c0",
+    "timeline olist:1",
+    "timeline cfpb:6960951",
 )
 
 

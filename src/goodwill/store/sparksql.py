@@ -182,6 +182,19 @@ def _rewrite(node: Any) -> Any:
         )
         fn = "to_utc_timestamp" if naive else "from_utc_timestamp"
         return exp.Anonymous(this=fn, expressions=[value, zone])
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "to_json" and len(node.expressions) == 1:
+        # Spark writes times to the millisecond and leaves out null fields unless told; the
+        # other engines keep microseconds and write nulls.
+        options = exp.Anonymous(
+            this="map",
+            expressions=[
+                exp.Literal.string("timestampFormat"),
+                exp.Literal.string("yyyy-MM-dd HH:mm:ss.SSSSSSXXX"),
+                exp.Literal.string("ignoreNullFields"),
+                exp.Literal.string("false"),
+            ],
+        )
+        return exp.Anonymous(this="to_json", expressions=[node.expressions[0], options])
     if isinstance(node, exp.WithinGroup) and isinstance(node.this, exp.PercentileCont):
         order = node.expression
         col = order.expressions[0].this if isinstance(order, exp.Order) else order
