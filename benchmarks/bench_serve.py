@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import datetime as dt
+import json
 import os
 import random
 import statistics
@@ -27,8 +29,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
+import pyarrow as pa
 
-from goodwill.guard import Guard
+from goodwill.guard import Action, Guard
 from goodwill.model import get_table
 from goodwill.serve import Settings, create_app, issue_token
 from goodwill.serve.brief import BriefContext, build_brief, guard_facts
@@ -37,13 +41,26 @@ from goodwill.store.base import Store as LiveStore
 
 NOW = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
 SECRET = b"bench-serve-secret-of-32-bytes!!"
+# Bumped when build() changes what a store holds, so an older store is rebuilt, not reused.
+BUILD_VERSION = 2
+# The synthetic texts and the contact reason each stands for.
+REASONS = (
+    ("my bill is wrong again", "bill is wrong"),
+    ("the engineer did not turn up", "engineer did not come"),
+    ("I was promised a refund", "refund promised"),
+    ("please call me back", "asks for a call back"),
+    ("thanks for sorting it out", "thanks"),
+    ("why did my price go up", "price went up"),
+)
 
 
 def build(path: Path, customers: int, interactions: int) -> Store:
-    if path.exists():
-        path.unlink()
-    s = open_store(path)
-    for name in ("promise_status", "goodwill_entries", "fair_value", "enrichments"):
+    # Built beside the old store and moved over it at the end: a failed build loses nothing.
+    tmp = path.with_name(path.name + ".building")
+    for p in (tmp, Path(f"{tmp}.wal")):
+        p.unlink(missing_ok=True)
+    s = open_store(tmp)
+    for name in ("promise_status", "goodwill_entries", "fair_value", "enrichments", "reasons"):
         s.ensure_table(get_table(name))
     t = time.perf_counter()
     c = customers
@@ -64,14 +81,26 @@ def build(path: Path, customers: int, interactions: int) -> Store:
         "'thanks for sorting it out','why did my price go up'][(1 + hash(i * 29) % 6)::BIGINT], 'synthetic' "
         f"FROM range({interactions}) r(i)"
     )
-    # Sentiment for the inbound half, as `goodwill enrich` would leave it.
+    # Contact reasons, one per synthetic phrase, as `goodwill enrich` would save them (labelled SYNTHETIC).
+    s.append("reasons", pa.Table.from_pylist([
+        {"reason_id": k, "label": f"SYNTHETIC: {label}", "keywords": json.dumps(label.split()),
+         "representatives": json.dumps([phrase]), "fit_size": 1000, "fit_share": 1 / len(REASONS),
+         "centroid": base64.b64encode(np.eye(384, dtype="<f4")[k].tobytes()).decode(), "threshold": 0.5,
+         "embedder": "synthetic", "model_version": "synthetic", "active": True, "created_at": NOW, "updated_at": NOW}
+        for k, (phrase, label) in enumerate(REASONS, start=1)
+    ]))
+    phrases = "[" + ",".join("'" + p + "'" for p, _ in REASONS) + "]"
+    # Sentiment and a contact reason for the inbound half, as `goodwill enrich` would leave them
+    # (one text in ten left unassigned, as a real model leaves some).
     s.execute(
         "INSERT INTO enrichments (interaction_id, customer_id, occurred_at, sentiment_score, sentiment_label, "
-        "sentiment_model, enriched_at) SELECT interaction_id, customer_id, occurred_at, "
+        "sentiment_model, reason_id, reason_distance, reason_model, embedder, enriched_at) "
+        "SELECT interaction_id, customer_id, occurred_at, "
         "((hash(interaction_id) % 200)::DOUBLE - 100) / 100, "
         "CASE WHEN hash(interaction_id) % 200 < 70 THEN 'negative' WHEN hash(interaction_id) % 200 > 130 "
-        "THEN 'positive' ELSE 'neutral' END, 'synthetic', TIMESTAMPTZ '2026-11-01' FROM interactions "
-        "WHERE direction = 'inbound'"
+        f"THEN 'positive' ELSE 'neutral' END, 'synthetic', CASE WHEN hash(interaction_id) % 10 = 0 THEN NULL "
+        f"ELSE list_position({phrases}, text) END, (hash(interaction_id) % 40)::DOUBLE / 100, 'synthetic', "
+        "'synthetic', TIMESTAMPTZ '2026-11-01' FROM interactions WHERE direction = 'inbound'"
     )
     s.execute(
         "INSERT INTO cases (case_id, customer_id, kind, opened_at, status, issue, source) "
@@ -129,22 +158,33 @@ def build(path: Path, customers: int, interactions: int) -> Store:
         f"'interactions', interaction_id, 'synthetic', TIMESTAMPTZ '{NOW.isoformat()}' FROM enrichments "
         "WHERE abs(sentiment_score) > 0.4"
     )
+    # Guard decisions: a SYNTHETIC up-sell campaign to one person in fifty, vetted and recorded by
+    # the guard itself (its decisions, reasons and hash chain are the real ones).
+    campaign = [
+        Action(f"c{i}", "upsell", action_id=f"synthetic-bench-{i}", purpose="marketing", channel="email",
+               text="SYNTHETIC up-sell", campaign_id="synthetic-bench")
+        for i in range(0, customers, 50)
+    ]
+    Guard(s).vet_campaign(campaign, as_of=NOW)
     s.set_meta("goodwill_ledger_as_of", NOW.isoformat())
     s.set_meta("goodwill_ledger_version", "synthetic")
     s.set_meta("fair_value_as_of", NOW.isoformat())
     s.set_meta("promise_ledger_as_of", NOW.isoformat())
-    s.set_meta("bench_serve_size", f"{customers}/{interactions}")
+    s.set_meta("bench_serve_size", f"{customers}/{interactions}/{BUILD_VERSION}")
     built = time.perf_counter() - t
     s.optimize()
     print(f"built {customers:,} customers / {interactions:,} interactions (synthetic) in {built:.1f} s, "
           f"optimised in {time.perf_counter() - t - built:.1f} s", flush=True)
-    return s
+    s.close()
+    Path(f"{path}.wal").unlink(missing_ok=True)
+    os.replace(tmp, path)
+    return open_store(path)
 
 
 def synthetic(path: Path, customers: int, interactions: int, rebuild: bool) -> Store:
     if path.exists() and not rebuild:
         s = open_store(path)
-        if s.get_meta("bench_serve_size") == f"{customers}/{interactions}":
+        if s.get_meta("bench_serve_size") == f"{customers}/{interactions}/{BUILD_VERSION}":
             print(f"reusing {path} (synthetic, {customers:,} / {interactions:,})", flush=True)
             return s
         s.close()

@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import decimal
+import functools
 import json
 import tempfile
-import time
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -49,6 +50,7 @@ from goodwill.serve.auth import (
     verify_token,
 )
 from goodwill.serve.brief import BriefContext, build_brief
+from goodwill.serve.cache import Refreshing
 from goodwill.serve.policy import Policy, load_policy
 from goodwill.serve.scopes import SCOPES
 from goodwill.serve.views import SECTIONS, feed, section_or_error
@@ -58,6 +60,7 @@ from goodwill.store.timeline import timeline
 __all__ = ["Settings", "create_app"]
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 COOKIE = "goodwill_token"
 CSP = (
@@ -68,12 +71,21 @@ CSP = (
 
 @dataclass
 class Settings:
-    """How the app runs. ``now`` is a clock (tests pin it); ``cache_ttl_s`` bounds how stale a
-    dashboard section may be (aggregates over millions of rows are not recomputed per request)."""
+    """How the app runs. ``now`` is a clock (tests pin it).
+
+    Dashboard sections (aggregates over millions of rows) are not computed per request: each is
+    kept with the store's write generation and refreshed in the background (see
+    goodwill.serve.cache). A write this process makes marks them stale at once. ``cache_ttl_s``
+    bounds how long a section may miss writes this process cannot see (other processes on a
+    shared PostgreSQL); 0 turns the cache off, so every request computes. On DuckDB the server
+    is the only process that may write the file, so an unchanged generation means unchanged
+    facts and only the clock moves: sections are recomputed every ``cache_clock_s`` instead.
+    """
 
     secret: bytes | None = None
     policy_path: str | None = None
     cache_ttl_s: float = 15.0
+    cache_clock_s: float = 300.0
     now: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
     guard_pack: str | None = None
 
@@ -194,22 +206,11 @@ async def read_body(request: Request, model: type[M]) -> M:
 # -- the app -----------------------------------------------------------------------------
 
 
-class _Cache:
-    def __init__(self, ttl: float) -> None:
-        self.ttl = ttl
-        self.items: dict[str, tuple[float, dict[str, Any]]] = {}
-
-    def get(self, key: str, make: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        hit = self.items.get(key)
-        now = time.monotonic()
-        if hit is not None and now - hit[0] < self.ttl:
-            return hit[1]
-        value = make()
-        self.items[key] = (now, value)
-        return value
-
-    def clear(self) -> None:
-        self.items.clear()
+def section_ttl(store: Store, cfg: Settings) -> float:
+    """How long a section whose generation has not moved is served before it is recomputed."""
+    if cfg.cache_ttl_s <= 0:
+        return 0.0
+    return cfg.cache_clock_s if store.engine == "duckdb" else cfg.cache_ttl_s
 
 
 def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
@@ -219,7 +220,16 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
     secret = cfg.secret or server_secret(store)
     guard = Guard(store, cfg.guard_pack)
     brief_ctx = BriefContext(store, guard)
-    cache = _Cache(cfg.cache_ttl_s)
+    sections: Refreshing[dict[str, Any]] = Refreshing(store, section_ttl(store, cfg), workers=len(SECTIONS), name="goodwill-section")
+    # The store's connection runs one statement at a time, and a DuckDB connection shared by
+    # threads hands one thread's result to another (seen in a test), so every request's store
+    # work runs on this one thread, in the order asked. The event loop stays free meanwhile for
+    # cached sections, tokens and rendering; long reads run on their own connections (cache.py).
+    owner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="goodwill-store")
+
+    async def on_store(fn: Callable[..., T], *args: Any, **kw: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(owner, functools.partial(fn, *args, **kw))
+
     here = resources.files("goodwill.serve")
     # Starlette turns autoescaping on for .html templates.
     templates = Jinja2Templates(directory=str(here.joinpath("templates")))
@@ -242,7 +252,9 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
     )
     app.state.store = store
     app.state.policy = policy
-    app.state.cache = cache
+    app.state.sections = sections
+    app.state.brief_context = brief_ctx
+    app.state.on_store = on_store
     app.mount("/static", StaticFiles(directory=str(here.joinpath("static"))), name="static")
 
     # -- errors, one shape ---------------------------------------------------------------
@@ -397,7 +409,7 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
         who = need(request, "status")
         from goodwill.store.status import store_status
 
-        data = store_status(store)
+        data = await on_store(store_status, store)
         data["counts"] = data["tables"]  # the page template's name for them
         return render(request, who, data, "whoami.html")
 
@@ -413,8 +425,21 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
     def allowed_sections(who: Principal) -> list[str]:
         return [n for n, (_, scope, _f) in SECTIONS.items() if policy.allows(who.role, scope)]
 
-    def section_data(name: str) -> dict[str, Any]:
-        return cache.get(name, lambda: section_or_error(name, store, now()))
+    def section_maker(name: str) -> Callable[[Store], dict[str, Any]]:
+        return lambda view: section_or_error(name, view, now())
+
+    async def section_data(name: str) -> dict[str, Any]:
+        if not sections.enabled:
+            return await on_store(section_or_error, name, store, now())
+        # Done at once unless this is the section's first computation (then it is awaited here,
+        # shared by every request that asks meanwhile, on a connection of its own).
+        return await asyncio.wrap_future(sections.fetch(name, section_maker(name)))
+
+    def warm() -> None:
+        """Start computing every section now (the server calls this as it starts)."""
+        sections.warm({n: section_maker(n) for n in SECTIONS})
+
+    app.state.warm = warm
 
     @app.get("/dashboard", tags=["dashboard"], include_in_schema=False)
     @app.get("/dashboard.json", tags=["dashboard"])
@@ -424,7 +449,8 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
         names = allowed_sections(who)
         if not names:
             raise ForbiddenError(f"The role {who.role} has no dashboard.", hint=f"Its home is {home_of(who)}.")
-        data = {"as_of": now(), "sections": {n: {"title": SECTIONS[n][0], **section_data(n)} for n in names}}
+        got = await asyncio.gather(*(section_data(n) for n in names))
+        data = {"as_of": now(), "sections": {n: {"title": SECTIONS[n][0], **d} for n, d in zip(names, got, strict=True)}}
         return render(request, who, data, "dashboard.html")
 
     @app.get("/dashboard/{name}", tags=["dashboard"], include_in_schema=False)
@@ -434,7 +460,7 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
         if name not in SECTIONS:
             raise NotFoundError(f"There is no dashboard section {name!r}.", hint=f"Sections: {', '.join(SECTIONS)}.")
         who = need(request, SECTIONS[name][1])
-        data = section_data(name)
+        data = await section_data(name)
         if not data["ok"] and request.url.path.endswith(".json"):
             return JSONResponse({"error": data["error"]}, status_code=int(data["status"]))
         template = "section_fragment.html" if request.headers.get("hx-request") == "true" else "section_page.html"
@@ -446,7 +472,7 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
     async def brief(request: Request, customer_id: str) -> Response:
         """The brief of one customer at the point of contact."""
         who = need(request, "brief")
-        return render(request, who, build_brief(brief_ctx, customer_id, now=now()), "brief.html")
+        return render(request, who, await on_store(build_brief, brief_ctx, customer_id, now=now()), "brief.html")
 
     @app.get("/brief", include_in_schema=False)
     async def brief_lookup(request: Request, customer_id: str = "") -> Response:
@@ -459,7 +485,7 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
     async def timeline_json(request: Request, customer_id: str) -> Response:
         """One person's full timeline across functions."""
         who = need(request, "timeline")
-        return render(request, who, timeline(store, customer_id).to_dict(), "whoami.html")
+        return render(request, who, (await on_store(timeline, store, customer_id)).to_dict(), "whoami.html")
 
     # feeds
     def feed_principal(request: Request, team: str) -> Principal:
@@ -476,7 +502,8 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
     async def team_feed(request: Request, team: str) -> Response:
         """What needs action now for one team."""
         who = feed_principal(request, team)
-        return render(request, who, feed(store, team, now(), section_data("silent")), "feed.html")
+        quiet = await section_data("silent")
+        return render(request, who, await on_store(feed, store, team, now(), quiet), "feed.html")
 
     @app.get("/feeds/{team}/events", tags=["feeds"])
     async def team_events(request: Request, team: str, interval: float = 15.0, max_events: int = 0) -> Response:
@@ -489,7 +516,8 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
             seen: set[str] = set()
             sent = 0
             while True:
-                data = policy.redact(who.role, feed(store, team, now(), section_data("silent")))
+                quiet = await section_data("silent")
+                data = policy.redact(who.role, await on_store(feed, store, team, now(), quiet))
                 for item in data["items"]:
                     if item["id"] in seen:
                         continue
@@ -547,18 +575,17 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
     async def me(request: Request) -> Response:
         """A customer's own page: what we hold, what we promised and whether we kept it, consents, requests."""
         who = need(request, "self")
-        return render(request, who, own_page(who), "me.html")
+        return render(request, who, await on_store(own_page, who), "me.html")
 
     @app.post("/me/consents", tags=["me"], openapi_extra=_schema(ConsentIn))
     async def me_consent(request: Request) -> Response:
         """Give, withdraw or object to a use of one's data."""
         who = need(request, "self")
         body = await read_body(request, ConsentIn)
-        state = rights.record_consent(
-            store, customer_id_of(who), body.purpose, body.state, channel=body.channel,
+        state = await on_store(
+            rights.record_consent, store, customer_id_of(who), body.purpose, body.state, channel=body.channel,
             source=body.source or "customer's own page", actor=f"customer:{who.subject}",
         )
-        cache.clear()
         return after_post(request, "/me", state.to_dict())
 
     @app.post("/me/requests", tags=["me"], openapi_extra=_schema(SelfRequestIn))
@@ -566,11 +593,10 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
         """Ask for access, a copy, a correction, erasure, restriction, or object."""
         who = need(request, "self")
         body = await read_body(request, SelfRequestIn)
-        req = rights.create_request(
-            store, customer_id_of(who), body.kind, channel="customer page",
+        req = await on_store(
+            rights.create_request, store, customer_id_of(who), body.kind, channel="customer page",
             details={"text": body.details} if body.details else None, actor=f"customer:{who.subject}",
         )
-        cache.clear()
         return after_post(request, "/me", req.to_dict(now().date()), status=201)
 
     @app.get("/me/export", tags=["me"])
@@ -578,7 +604,7 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
         """Download everything held about oneself, as a zip (JSON and CSV per table)."""
         who = need(request, "self")
         out = Path(tempfile.mkdtemp(prefix="goodwill-export-"))
-        pkg = rights.export_person(store, customer_id_of(who), out, actor=f"customer:{who.subject}")
+        pkg = await on_store(rights.export_person, store, customer_id_of(who), out, actor=f"customer:{who.subject}")
         return FileResponse(pkg.path, media_type="application/zip", filename=Path(pkg.path).name)
 
     def after_post(request: Request, page: str, data: dict[str, Any], status: int = 200) -> Response:
@@ -594,7 +620,7 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
     async def rights_list(request: Request, status: str | None = None, overdue: bool = False) -> Response:
         """Rights requests, soonest deadline first, with days left."""
         who = need(request, "dash_rights")
-        reqs = rights.list_requests(store, status=status, overdue_only=overdue, today=now().date())
+        reqs = await on_store(rights.list_requests, store, status=status, overdue_only=overdue, today=now().date())
         return render(request, who, {"requests": [r.to_dict(now().date()) for r in reqs]}, "whoami.html")
 
     @app.post("/rights/requests", tags=["rights"], status_code=201, openapi_extra=_schema(RequestIn))
@@ -602,62 +628,71 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
         """Record a request received from a customer by another channel."""
         who = need(request, "rights")
         body = await read_body(request, RequestIn)
-        req = rights.create_request(store, body.customer_id, body.kind, channel=body.channel, details=body.details, actor=who.subject)
-        cache.clear()
+        req = await on_store(
+            rights.create_request, store, body.customer_id, body.kind, channel=body.channel, details=body.details, actor=who.subject
+        )
         return JSONResponse(jsonable(req.to_dict(now().date())), status_code=201)
 
     @app.get("/rights/requests/{request_id}.json", tags=["rights"])
     async def rights_get(request: Request, request_id: str) -> Response:
         """One request with its audit trail."""
         who = need(request, "dash_rights")
-        req = rights.get_request(store, request_id)
-        return render(request, who, {**req.to_dict(now().date()), "events": rights.events_for(store, request_id)}, "whoami.html")
+        def read() -> dict[str, Any]:
+            return {**rights.get_request(store, request_id).to_dict(now().date()), "events": rights.events_for(store, request_id)}
+
+        return render(request, who, await on_store(read), "whoami.html")
 
     @app.post("/rights/requests/{request_id}/{step}", tags=["rights"])
     async def rights_step(request: Request, request_id: str, step: str) -> Response:
         """Move a request on: verify (method), extend (months, reason), complete, refuse (reason), fulfil."""
         who = need(request, "rights")
         actor = who.subject
+        today = now().date()
         if step == "verify":
-            req = rights.verify_identity(store, request_id, (await read_body(request, VerifyIn)).method, actor=actor)
-            out: dict[str, Any] = req.to_dict(now().date())
+            method = (await read_body(request, VerifyIn)).method
+            out: dict[str, Any] = (await on_store(rights.verify_identity, store, request_id, method, actor=actor)).to_dict(today)
         elif step == "extend":
             b = await read_body(request, ExtendIn)
-            out = rights.extend_request(store, request_id, b.months, b.reason, actor=actor).to_dict(now().date())
+            out = (await on_store(rights.extend_request, store, request_id, b.months, b.reason, actor=actor)).to_dict(today)
         elif step == "complete":
-            out = rights.complete_request(store, request_id, actor=actor).to_dict(now().date())
+            out = (await on_store(rights.complete_request, store, request_id, actor=actor)).to_dict(today)
         elif step == "refuse":
-            out = rights.refuse_request(store, request_id, (await read_body(request, ReasonIn)).reason, actor=actor).to_dict(now().date())
+            reason = (await read_body(request, ReasonIn)).reason
+            out = (await on_store(rights.refuse_request, store, request_id, reason, actor=actor)).to_dict(today)
         elif step == "fulfil":
-            req, summary = rights.fulfil_request(store, request_id, out=tempfile.mkdtemp(prefix="goodwill-fulfil-"), actor=actor)
-            out = {**req.to_dict(now().date()), "result": summary}
+            folder = tempfile.mkdtemp(prefix="goodwill-fulfil-")
+            req, summary = await on_store(rights.fulfil_request, store, request_id, out=folder, actor=actor)
+            out = {**req.to_dict(today), "result": summary}
         else:
             raise NotFoundError(f"There is no step {step!r}.", hint="Steps: verify, extend, complete, refuse, fulfil.")
-        cache.clear()
         return JSONResponse(jsonable(out))
 
     @app.get("/customers/{customer_id}/consents.json", tags=["rights"])
     async def consents_of(request: Request, customer_id: str) -> Response:
         """A customer's consent history."""
         who = need(request, "rights")
-        return render(request, who, {"consents": rights.consent_history(store, customer_id)}, "whoami.html")
+        return render(request, who, {"consents": await on_store(rights.consent_history, store, customer_id)}, "whoami.html")
 
     @app.post("/customers/{customer_id}/consents", tags=["rights"], openapi_extra=_schema(ConsentIn))
     async def consent_for(request: Request, customer_id: str) -> Response:
         """Record a consent a customer gave or withdrew by another channel."""
         who = need(request, "rights")
         b = await read_body(request, ConsentIn)
-        rights.resolve_person(store, customer_id)
-        st = rights.record_consent(store, customer_id, b.purpose, b.state, channel=b.channel, source=b.source or f"staff:{who.subject}", actor=who.subject)
-        return JSONResponse(jsonable(st.to_dict()))
+
+        def record() -> Any:
+            rights.resolve_person(store, customer_id)
+            return rights.record_consent(
+                store, customer_id, b.purpose, b.state, channel=b.channel, source=b.source or f"staff:{who.subject}", actor=who.subject
+            )
+
+        return JSONResponse(jsonable((await on_store(record)).to_dict()))
 
     @app.post("/customers/{customer_id}/rectify", tags=["rights"], openapi_extra=_schema(RectifyIn))
     async def rectify(request: Request, customer_id: str) -> Response:
         """Correct one stored value, keeping its history."""
         who = need(request, "rights")
         b = await read_body(request, RectifyIn)
-        res = rights.rectify(store, customer_id, b.table, b.row_key, b.column, b.new_value, reason=b.reason, actor=who.subject)
-        cache.clear()
+        res = await on_store(rights.rectify, store, customer_id, b.table, b.row_key, b.column, b.new_value, reason=b.reason, actor=who.subject)
         return JSONResponse(jsonable(res if isinstance(res, dict) else getattr(res, "to_dict", lambda: {"ok": True})()))
 
     @app.post("/customers/{customer_id}/erase", tags=["rights"], openapi_extra=_schema(EraseIn))
@@ -665,8 +700,7 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
         """Erase a person (journaled; resumes after a crash)."""
         who = need(request, "rights")
         b = await read_body(request, EraseIn)
-        res = rights.erase_person(store, customer_id, request_id=b.request_id, keep_counts=b.keep_counts, actor=who.subject)
-        cache.clear()
+        res = await on_store(rights.erase_person, store, customer_id, request_id=b.request_id, keep_counts=b.keep_counts, actor=who.subject)
         return JSONResponse(jsonable(res.to_dict()))
 
     # the guard, what-if
@@ -678,7 +712,7 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
             raw = await request.json()
         except ValueError as exc:
             raise ConfigError("The request body is not valid JSON.", hint='e.g. {"customer_id": "...", "kind": "upsell"}') from exc
-        d = guard.vet(raw, record=False, as_of=now())
+        d = await on_store(guard.vet, raw, record=False, as_of=now())
         return JSONResponse(jsonable(policy.redact(who.role, d.to_dict())))
 
     return app

@@ -16,7 +16,6 @@ contact-reason labels, plans, ledger dates, weights) is cached on the :class:`Br
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -26,6 +25,7 @@ from goodwill.guard import Action, Guard, PersonFacts
 from goodwill.guard.facts import from_rows as guard_from_rows
 from goodwill.measure import fair_value as _fair_value  # noqa: F401  (registers the table person_facts reads)
 from goodwill.measure import goodwill_ledger as _ledger
+from goodwill.serve.cache import Refreshing
 from goodwill.store import Store
 
 __all__ = ["BRIEF_TABLES", "PROBES", "BriefContext", "build_brief", "guard_facts"]
@@ -68,35 +68,28 @@ FAR = dt.datetime.max.replace(tzinfo=dt.UTC)
 
 
 @dataclass
-class _Cached:
-    ttl: float
-    value: Any = None
-    at: float = -1e18
-
-    def get(self, make: Callable[[], V]) -> V:
-        if time.monotonic() - self.at > self.ttl:
-            self.value, self.at = make(), time.monotonic()
-        return self.value
-
-
-@dataclass
 class BriefContext:
     """What a brief needs besides the store, built once per server (not per request).
 
-    Per-store facts are cached for ``ttl_s`` seconds, so a ledger or enrichment built while
-    the server runs shows within that time; per-person facts are never cached.
+    Per-store facts (contact-reason labels, plans, ledger dates, weights) are kept with the
+    store's write generation: after a write this process makes, or after ``ttl_s`` seconds
+    (writes of other processes), the next brief still gets the value it had and starts one
+    refresh in the background, so a ledger or enrichment built while the server runs shows
+    in the briefs soon after. Only the first brief waits for them. Per-person facts are
+    never cached.
     """
 
     store: Store
     guard: Guard
     ttl_s: float = 60.0
-    _cache: dict[str, _Cached] = field(default_factory=dict)
+    _cache: Refreshing[Any] = field(init=False, repr=False)
 
-    def cached(self, key: str, make: Callable[[], V]) -> V:
-        c = self._cache.get(key)
-        if c is None:
-            c = self._cache[key] = _Cached(self.ttl_s)
-        return c.get(make)
+    def __post_init__(self) -> None:
+        self._cache = Refreshing(self.store, self.ttl_s, workers=1, name="goodwill-brief-refresh")
+
+    def cached(self, key: str, make: Callable[[Store], V]) -> V:
+        value: V = self._cache.get(key, make)
+        return value
 
     def has(self, table: str) -> bool:
         # The guard's table memory: a table seen stays known; a missing one is looked for again later.
@@ -106,12 +99,14 @@ class BriefContext:
         return [t for t in BRIEF_TABLES if self.has(t)]
 
     def reason_labels(self) -> dict[int, str]:
-        def make() -> dict[int, str]:
-            if not self.has("reasons"):
+        # A refresh reads on a connection of its own: it asks that connection, not the guard's
+        # memory (which asks the owner's), whether the table exists.
+        def make(store: Store) -> dict[int, str]:
+            if not store.table_exists("reasons"):
                 return {}
             return {
                 int(r["reason_id"]): str(r["label"] or f"reason {r['reason_id']}")
-                for r in self.store.rows("SELECT reason_id, label FROM reasons")
+                for r in store.rows("SELECT reason_id, label FROM reasons")
             }
 
         return self.cached("reasons", make)
@@ -119,22 +114,22 @@ class BriefContext:
     def plans(self) -> dict[str, tuple[float | None, str | None]]:
         """plan_id -> (new-customer price, channel): what the guard joins to a subscription."""
 
-        def make() -> dict[str, tuple[float | None, str | None]]:
-            if not self.has("plans"):
+        def make(store: Store) -> dict[str, tuple[float | None, str | None]]:
+            if not store.table_exists("plans"):
                 return {}
             return {
                 str(r["plan_id"]): (None if r["p"] is None else float(r["p"]), r["channel"])
-                for r in self.store.rows("SELECT plan_id, new_customer_price AS p, channel FROM plans")
+                for r in store.rows("SELECT plan_id, new_customer_price AS p, channel FROM plans")
             }
 
         return self.cached("plans", make)
 
     def meta(self) -> dict[str, str | None]:
         keys = ("goodwill_ledger_as_of", "goodwill_ledger_version", "goodwill_ledger_missing", "fair_value_as_of")
-        return self.cached("meta", lambda: {k: self.store.get_meta(k) for k in keys})
+        return self.cached("meta", lambda store: {k: store.get_meta(k) for k in keys})
 
     def weights(self) -> _ledger.Weights:
-        return self.cached("weights", _ledger.load_weights)
+        return self.cached("weights", lambda store: _ledger.load_weights())
 
 
 def _days(a: dt.datetime | None, b: dt.datetime) -> int | None:

@@ -91,8 +91,12 @@ def run_server(
         # process would die before `serving` removes server.json and the admin token file.
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
     store = open_store(store_url)
+    app = None
     try:
         app = create_app(store, settings)
+        # Dashboard sections start computing now, in the background, so that the first person
+        # to open the dashboard does not wait for an aggregate over the whole book.
+        app.state.warm()
         with serving(store, store_url, host, port) as info:
             if open_browser:
                 token = issue_token(server_secret(store), "admin", subject="browser", ttl_seconds=8 * 3600)
@@ -100,4 +104,6 @@ def run_server(
                 threading.Timer(1.0, lambda: webbrowser.open(url)).start()
             uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
     finally:
+        if app is not None:
+            app.state.sections.close()
         store.close()

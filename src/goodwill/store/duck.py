@@ -114,6 +114,27 @@ class DuckDBStore(Store):
         with self._lock, contextlib.suppress(duckdb.Error):
             self.con.close()
 
+    def reader(self) -> Store:
+        """A view of this store on a connection of its own, for a long read in another thread
+        while this one keeps serving short ones (see goodwill.store.reader): a cursor, i.e. a
+        second connection to the same database, with its own lock; it sees what is committed,
+        and its writes go through this store. Close it after use."""
+        import copy
+
+        from goodwill.store.reader import ReaderView
+
+        inner = copy.copy(self)
+        with self._lock:
+            inner.con = self.con.cursor()
+        inner.con.execute(f"USE {CATALOG}")  # a cursor starts in the in-memory catalog
+        inner._lock = threading.RLock()
+        inner._prepared = {}  # prepared statements belong to a connection
+        inner._known = set()
+        # The owner may drop its person documents at any time: the view reads persons live.
+        inner._docs = False
+        inner._touch = None
+        return ReaderView(self, inner)
+
     def table_exists(self, name: str) -> bool:
         if name in self._known:
             return True

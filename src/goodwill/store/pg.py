@@ -100,6 +100,14 @@ class PostgresStore(Store):
         with contextlib.suppress(Exception):
             self.con.close()
 
+    def reader(self) -> Store:
+        """A view of this store on a second connection, for a long read in another thread while
+        this one keeps serving short ones (see goodwill.store.reader); it sees what is committed,
+        and its writes go through this store. Close it after use."""
+        from goodwill.store.reader import ReaderView
+
+        return ReaderView(self, PostgresStore(self.url))
+
     def drop_schema(self) -> None:
         """Remove the whole schema (tests and throwaway workspaces)."""
         if self.schema == "public":
