@@ -650,3 +650,47 @@ def test_a_rule_with_an_unknown_time_zone_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         ledger.load_promise_rules(path)
     assert err.value.message == "Promise rule 'x': 'Mars/Olympus' is not a time zone."
+
+
+def test_a_booked_and_a_heard_call_back_are_one_promise(store: Store) -> None:
+    # CONSTRUCTED: a slot booked on Monday and missed; on Wednesday the social team says it again
+    store.append(
+        "events",
+        table(
+            "events",
+            [
+                _event(
+                    "cbx",
+                    "h1",
+                    "callback_booked",
+                    "2017-11-06T09:00+00:00",
+                    window_start="2017-11-06T14:00:00+00:00",
+                    window_end="2017-11-06T15:00:00+00:00",
+                )
+            ],
+        ),
+    )
+    store.append(
+        "interactions",
+        table(
+            "interactions",
+            [
+                {
+                    "interaction_id": "tw1",
+                    "customer_id": "h1",
+                    "occurred_at": t("2017-11-08T10:00+00:00"),
+                    "channel": "twitter",
+                    "direction": "outbound",
+                    "author": "AcmeHelp",
+                    "text": "Sorry! We'll call you back tomorrow. ^AB",
+                    "source": "crm",
+                }
+            ],
+        ),
+    )
+    ledger.build_ledger(store, as_of=AS_OF)
+    s = _status(store)
+    head, again = s["callback_appointment:cbx"], s["heard:tw1:0"]
+    assert (head["rule"], again["rule"]) == ("callback_appointment", "contact_again")
+    assert (head["status"], head["repeats"]) == ("broken", 1)
+    assert (again["status"], again["chain_id"]) == ("repeat", "callback_appointment:cbx")

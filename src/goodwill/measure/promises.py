@@ -615,10 +615,16 @@ def reconcile(
             if not store.rows(f"SELECT 1 AS x FROM promises p WHERE {sel} LIMIT 1"):
                 rep.by_rule[rule.id] = 0
                 continue
-            n = _reconcile_rule(store, rule, sel, now, version)
-            rep.by_rule[rule.id] = n
-            if rule.repeat_window_days is not None and n:
-                rep.chains += _mark_repeats(store, rule)
+            rep.by_rule[rule.id] = _reconcile_rule(store, rule, sel, now, version)
+        # After every rule: a call back booked in the CRM and "we'll call you back" heard in a reply
+        # fall under different rules and are still one promise made twice.
+        windows = {
+            r.id: r.repeat_window_days
+            for r in rules
+            if r.repeat_window_days is not None and rep.by_rule.get(r.id)
+        }
+        if windows:
+            rep.chains += _mark_repeats(store, windows)
     store.set_meta("promise_ledger_as_of", now.isoformat())
     for r in store.rows("SELECT status, count(*) AS n FROM promise_status GROUP BY status"):
         rep.by_status[r["status"]] = int(r["n"])
@@ -666,20 +672,20 @@ def _reconcile_rule(
     return store.execute(sql, [now, now, now, version, *([now] * n_params)])
 
 
-def _mark_repeats(store: Store, rule: ReconcileRule) -> int:
-    """Collapse a promise made again (same customer, same action, within the window, the
-    earlier one unkept when the next was made) into one chain headed by the first."""
+def _mark_repeats(store: Store, windows: Mapping[str, float]) -> int:
+    """Collapse a promise made again (same customer, same action, within the earlier one's rule's
+    window, the earlier one unkept when the next was made) into one chain headed by the first."""
+    marks = ", ".join("?" for _ in windows)
     rows = store.rows(
         "SELECT promise_id, customer_id, action, made_at, status, deadline, kept_at, evidence_id, evidence_kind, "
-        "late_hours, late_days FROM (SELECT p.promise_id, p.customer_id, p.action, p.made_at, s.status, s.deadline, "
-        "s.kept_at, s.evidence_id, s.evidence_kind, s.late_hours, s.late_days, "
+        "late_hours, late_days, rule FROM (SELECT p.promise_id, p.customer_id, p.action, p.made_at, s.status, "
+        "s.deadline, s.kept_at, s.evidence_id, s.evidence_kind, s.late_hours, s.late_days, s.rule, "
         "count(*) OVER (PARTITION BY p.customer_id, p.action) AS n FROM promises p "
         "JOIN promise_status s ON s.promise_id = p.promise_id "
-        "WHERE s.rule = ? AND p.customer_id IS NOT NULL) x WHERE n > 1 "
+        f"WHERE s.rule IN ({marks}) AND p.customer_id IS NOT NULL) x WHERE n > 1 "
         "ORDER BY customer_id, action, made_at, promise_id",
-        [rule.id],
+        list(windows),
     )
-    span = dt.timedelta(days=rule.repeat_window_days or 0)
     chains: list[list[dict[str, Any]]] = []
     for r in rows:
         last = chains[-1][-1] if chains else None
@@ -687,7 +693,7 @@ def _mark_repeats(store: Store, rule: ReconcileRule) -> int:
             last is not None
             and last["customer_id"] == r["customer_id"]
             and last["action"] == r["action"]
-            and r["made_at"] - last["made_at"] <= span
+            and r["made_at"] - last["made_at"] <= dt.timedelta(days=windows[last["rule"]])
             and (last["kept_at"] is None or last["kept_at"] > r["made_at"])
         )
         if same:
