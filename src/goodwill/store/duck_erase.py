@@ -30,6 +30,7 @@ raises :class:`ScrubUnavailable` otherwise; the store then copies the whole data
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import ctypes
 import ctypes.util
@@ -216,6 +217,44 @@ class _RowGroup:
     def may_hold(self, row: Sequence[Any]) -> bool:
         return all(r is None or r.holds(row[c]) for c, r in self.columns.items() if c < len(row))
 
+    def may_hold_any(self, values: dict[int, _Values]) -> bool:
+        """Whether each column may hold one of the rows' values (not necessarily the same row's):
+        a quick test before looking row by row."""
+        return all(r is None or c not in values or values[c].any_in(r) for c, r in self.columns.items())
+
+
+class _Values:
+    """One column's values in the selected rows, sorted for range tests."""
+
+    def __init__(self, values: list[Any]) -> None:
+        present = [v for v in values if v is not None]
+        self.null = len(present) < len(values)
+        self.text = sorted(v.encode() for v in present if isinstance(v, str))
+        self.other: list[Any] | None
+        try:
+            self.other = sorted(v for v in present if not isinstance(v, str))
+        except TypeError:
+            self.other = None
+
+    def any_in(self, r: _Range) -> bool:
+        if self.null and r.has_null:
+            return True
+        if not r.has_value or not (self.text or self.other is None or self.other):
+            return False
+        if r.low is None or r.high is None or self.other is None:
+            return True
+        try:
+            if isinstance(r.low, str):
+                low, high = r.low.encode(), r.high.encode()
+                # A string whose first bytes equal a cut maximum is below it followed by 0xFF,
+                # a byte UTF-8 never uses.
+                i = bisect.bisect_left(self.text, low)
+                return i < len(self.text) and (self.text[i] < high + b"\xff" if r.truncated else self.text[i] <= high)
+            j = bisect.bisect_left(self.other, r.low)
+            return j < len(self.other) and self.other[j] <= r.high
+        except TypeError:
+            return True
+
 
 def _tables(con: duckdb.DuckDBPyConnection) -> list[str]:
     rows = con.execute(
@@ -279,9 +318,16 @@ def plan_erasure(con: duckdb.DuckDBPyConnection, selections: Sequence[tuple[str,
         groups = layouts.get(table)
         if not groups:
             continue
-        for rowid, *row in con.execute(f"SELECT rowid, * FROM {table} WHERE {where}", list(params)).fetchall():
-            selected.setdefault(table, []).append(int(rowid))
-            for group in groups.values():
+        found = con.execute(f"SELECT rowid, * FROM {table} WHERE {where}", list(params)).fetchall()
+        if not found:
+            continue
+        selected.setdefault(table, []).extend(int(r[0]) for r in found)
+        rows = [r[1:] for r in found]
+        values = {c: _Values([r[c] for r in rows]) for c in range(len(rows[0]))}
+        for group in groups.values():
+            if not group.may_hold_any(values):
+                continue
+            for row in rows:
                 if not group.may_hold(row):
                     continue
                 for seg in group.segments:
