@@ -65,6 +65,8 @@ def test_a_failed_transaction_leaves_the_tables_as_they_were(spark_store: Store)
         spark_store.execute("UPDATE interactions SET text = 'changed'")
         spark_store.set_meta("gw_test", "inside")
         assert spark_store.count("interactions") == 3
+        assert spark_store.execute("DELETE FROM interactions") == 3
+        assert spark_store.count("interactions") == 0
         raise RuntimeError("stop here")
     assert spark_store.rows("SELECT * FROM interactions ORDER BY interaction_id") == before
     assert spark_store.get_meta("gw_test") is None

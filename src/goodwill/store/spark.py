@@ -269,6 +269,7 @@ class SparkStore(Store):
         self._sql = _sparksql()
         self.spark = spark_session(self.target)
         self.files = _Files(self.spark, self.target.warehouse)
+        self._local = "://" not in self.target.warehouse
         self.files.mkdirs(self.target.warehouse)
         self._lock = threading.RLock()
         self._views: set[str] = set()
@@ -435,8 +436,17 @@ class SparkStore(Store):
             return self._write(table, df.toDF(*[f"_gw_{i}" for i in range(len(names))]), names)
         if c.kind in ("delete", "update"):
             assert c.count_sql is not None
-            if not self.files.data_files(self.files.path(table.name)):
+            stored = self.files.data_files(self.files.path(table.name))
+            if not stored:
                 return 0
+            if c.extra.get("everything"):
+                # DELETE without WHERE (every rebuild starts so): swap in an empty folder.
+                n = self._rows_in(table, sorted(stored))
+                if n:
+                    fresh = self.files.path("_gw_tmp", f"{table.name}-{uuid.uuid4().hex}")
+                    self.files.mkdirs(fresh)
+                    self._swap(table, fresh)
+                return n
             n = int(self._df(c.count_sql).collect()[0][0])
             if n:
                 self._rewrite(table, self._df(c.sql))
@@ -473,11 +483,20 @@ class SparkStore(Store):
         self._register(table.name)
         if not new or not count:
             return 0
-        return int(self.spark.read.schema(_ddl(table)).parquet(*[f"{folder}/{n}" for n in new]).count())
+        return self._rows_in(table, new)
+
+    def _rows_in(self, table: Table, names: Sequence[str]) -> int:
+        """Rows in some of a table's files: from the Parquet footers where the warehouse is a
+        local folder (no job), else by a Spark count."""
+        folder = self.files.path(table.name)
+        if self._local:
+            import pyarrow.parquet as pq
+
+            return sum(pq.read_metadata(f"{folder}/{n}").num_rows for n in names)
+        return int(self.spark.read.schema(_ddl(table)).parquet(*[f"{folder}/{n}" for n in names]).count())
 
     def _rewrite(self, table: Table, df: Any, *, order: Sequence[str] = ()) -> None:
         """Write the table's new rows to a fresh folder, then swap it in for the old one."""
-        folder = self.files.path(table.name)
         fresh = self.files.path("_gw_tmp", f"{table.name}-{uuid.uuid4().hex}")
         out = self._conformed(table, df, list(_columns(table)))
         if order:
@@ -486,6 +505,11 @@ class SparkStore(Store):
             out.write.mode("overwrite").parquet(fresh)
         except Exception as exc:
             raise self._fail(exc, f"rewrite of {table.name}") from exc
+        self._swap(table, fresh)
+
+    def _swap(self, table: Table, fresh: str) -> None:
+        """Put the folder ``fresh`` in the table's place (the old one kept while a transaction runs)."""
+        folder = self.files.path(table.name)
         tx = self._tx
         if tx is not None and table.name not in tx.swapped:
             self._note(table.name, self.files.data_files(folder))

@@ -347,7 +347,9 @@ def compile_statement(
         cond = where.this if where is not None else exp.true()
         keep = exp.select(exp.Star()).from_(name).where(exp.not_(exp.func("coalesce", exp.paren(cond), exp.false())))
         count = exp.select(exp.func("count", exp.Star())).from_(name).where(cond.copy())
-        return Compiled("delete", to_spark(keep, sch), name, count_sql=to_spark(count, sch))
+        return Compiled(
+            "delete", to_spark(keep, sch), name, count_sql=to_spark(count, sch), extra={"everything": where is None}
+        )
     if isinstance(tree, exp.Update):
         name = _table_name(tree.this)
         where = tree.args.get("where")
