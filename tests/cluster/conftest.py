@@ -14,8 +14,9 @@ from goodwill.store import Store, open_store
 
 
 def spark_missing() -> str | None:
-    if importlib.util.find_spec("pyspark") is None:
-        return "pyspark is not installed (pip install 'goodwill[spark]')"
+    for package in ("pyspark", "sqlglot"):
+        if importlib.util.find_spec(package) is None:
+            return f"{package} is not installed (pip install 'goodwill[spark]')"
     from goodwill.store.spark import java_missing
 
     why = java_missing()
