@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ORDER = ["foundation", "identity", "understand", "promises", "measures", "guard", "rights", "serve", "lint"]
+ORDER = ["foundation", "identity", "understand", "promises", "measures", "guard", "rights", "serve", "lint", "scale"]
 
 HEADER = """# Benchmarks and evaluations
 
