@@ -280,6 +280,7 @@ def main() -> None:
     ap.add_argument("--keep-template", type=Path, help="folder to keep (and reuse) the built DuckDB stores in")
     ap.add_argument("--no-batch", action="store_true", help="skip the batch of two erasures and one compaction")
     ap.add_argument("--time-copy", action="store_true", help="DuckDB: also time the former way, copying the database")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per engine and size (DuckDB reuses its kept store)")
     ap.add_argument("--vacuum-full-rows", type=int, nargs="*", default=[], help="only time VACUUM FULL of tables of these sizes")
     a = ap.parse_args()
     duck_sizes = [200_000] if a.quick else a.duck_rows
@@ -298,7 +299,9 @@ def main() -> None:
         for engine, sizes in (("duckdb", duck_sizes), ("postgres", pg_sizes)):
             for n in sizes:
                 template = a.keep_template / f"duck-{n}.duckdb" if a.keep_template and engine == "duckdb" else None
-                print(engine, "erase (SYNTHETIC):", json.dumps(bench_erase(engine, tmp, n, template, not a.no_batch, a.time_copy), default=str), flush=True)
+                for _ in range(a.repeat):
+                    r = bench_erase(engine, tmp, n, template, not a.no_batch, a.time_copy)
+                    print(engine, "erase (SYNTHETIC):", json.dumps(r, default=str), flush=True)
 
 
 if __name__ == "__main__":

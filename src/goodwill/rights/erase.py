@@ -41,7 +41,7 @@ from goodwill.rights._tables import (
     ensure_rights_tables,
 )
 from goodwill.rights.person import Person, resolve_person
-from goodwill.rights.scope import identifiers_of, person_scope
+from goodwill.rights.scope import TableScope, identifiers_of, person_scope
 from goodwill.store import Store
 from goodwill.store.duck import DuckDBStore
 
@@ -242,13 +242,7 @@ def _run_step(store: Store, step: str, plan: dict[str, Any], result: dict[str, A
         table = step.split(":", 1)[1]
         scopes = {s.table: s for s in person_scope(store, _person_from_plan(plan), [tuple(i) for i in plan["identifiers"]])}
         scope = scopes.get(table)
-        if scope is None:
-            return 0
-        n = int(store.scalar(f"SELECT count(*) FROM {table} WHERE {scope.where}", list(scope.params)))
-        if n:
-            store.execute(f"DELETE FROM {table} WHERE {scope.where}", list(scope.params))
-        result.setdefault("rows", {})[table] = result.get("rows", {}).get(table, 0) + n
-        return n
+        return 0 if scope is None else _delete(store, scope, result)
     if step == "requests":
         if not ids:
             return 0
@@ -265,6 +259,14 @@ def _run_step(store: Store, step: str, plan: dict[str, Any], result: dict[str, A
     if step == "forget":
         return 0
     raise StoreError(f"Unknown erasure step {step!r}.")
+
+
+def _delete(store: Store, scope: TableScope, result: dict[str, Any]) -> int:
+    n = int(store.scalar(f"SELECT count(*) FROM {scope.table} WHERE {scope.where}", list(scope.params)))
+    if n:
+        store.execute(f"DELETE FROM {scope.table} WHERE {scope.where}", list(scope.params))
+    result.setdefault("rows", {})[scope.table] = result.get("rows", {}).get(scope.table, 0) + n
+    return n
 
 
 def _keep_counts(store: Store, person: Person, idents: list[tuple[str, str]]) -> int:
@@ -317,7 +319,10 @@ def _erase_duckdb(
     selections.append((RIGHTS_JOBS.name, "job_id = ?", [job_id]))
     rewrite = store.erase_plan(selections)
     with store.transaction():
-        for step in [*(f"delete:{s.table}" for s in scopes), "requests", "forget"]:
+        for scope in scopes:
+            rows = _delete(store, scope, result)
+            audit.record(store, audit.ErasureStep(request_id=request_id, actor=plan["actor"], job_id=job_id, step=f"delete:{scope.table}", rows=rows))
+        for step in ("requests", "forget"):
             rows = _run_step(store, step, plan, result)
             audit.record(store, audit.ErasureStep(request_id=request_id, actor=plan["actor"], job_id=job_id, step=step, rows=rows))
         done.append("erase")
