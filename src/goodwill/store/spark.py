@@ -178,6 +178,10 @@ def spark_session(target: SparkTarget) -> Any:
                 builder = builder.config("spark.ui.enabled", "false").config(
                     "spark.sql.shuffle.partitions", "4"
                 )
+            if "spark.sql.warehouse.dir" not in target.conf:
+                # Spark's own catalog folder (goodwill does not use it) would land in the
+                # working directory.
+                builder = builder.config("spark.sql.warehouse.dir", f"{target.warehouse.rstrip('/')}/_gw_spark_sql")
             for k, v in target.conf.items():
                 builder = builder.config(k, v)
             try:
@@ -361,6 +365,7 @@ class SparkStore(Store):
             c = self._compile(sql, params)
             if c.kind != "query":
                 self._apply(c)
+                self._wrote(sql)
                 return pa.table({})
             return self._arrow(self._df(c.sql), c.sql)
 
@@ -397,7 +402,10 @@ class SparkStore(Store):
                 if self.files.data_files(self.files.path(t.name)):
                     df = df.join(self.spark.table(t.name).select(*key), on=key, how="left_anti")
                 df = df.select(*t.column_names)
-            return self._write(t, df, list(t.column_names))
+            added = self._write(t, df, list(t.column_names))
+            if added:
+                self.generation += 1
+            return added
 
     # -- writes ------------------------------------------------------------------------
     def execute(self, sql: str, params: Params = None) -> int:
@@ -406,7 +414,9 @@ class SparkStore(Store):
             if c.kind == "query":
                 self._arrow(self._df(c.sql), c.sql)
                 return -1
-            return self._apply(c)
+            n = self._apply(c)
+            self._wrote(sql)
+            return n
 
     def _apply(self, c: Compiled) -> int:
         assert c.table is not None
