@@ -12,11 +12,13 @@ from tests.rights.helpers import SECRET_EMAIL, SECRET_ID, SECRET_TEXT, T0, build
 from goodwill.errors import StoreError
 from goodwill.model import TABLES
 from goodwill.rights import (
+    PERSONAL_TABLES,
     compact_store,
     create_request,
     erase_person,
     fulfil_request,
     get_request,
+    register_personal_table,
     verify_identity,
 )
 from goodwill.store import Store, duck_erase, open_store
@@ -163,6 +165,26 @@ def test_duckdb_second_erasure_after_rowids_have_gaps(tmp_path: Path) -> None:
         assert store.last_compaction["mode"] == "in place"  # type: ignore[attr-defined]
         assert _found(_duck_files(store), (*NEEDLES, *needles)) == []
     assert _readable(path)["customers"] == 2999
+
+
+def test_duckdb_keyed_table_of_the_person_falls_back_to_a_fresh_file(tmp_path: Path) -> None:
+    # A table with a primary key has an ART index, which keeps deleted keys' bytes in blocks
+    # that stay in use: the erasure still deletes, and the compaction copies the database.
+    path = tmp_path / "store.duckdb"
+    with open_store(path) as store:
+        store.con.execute("SET force_compression = 'uncompressed'")  # type: ignore[attr-defined]
+        build(store, others=200)
+        store.execute("CREATE TABLE test_keyed_notes (customer_id VARCHAR PRIMARY KEY, note VARCHAR)")
+        store.execute(f"INSERT INTO test_keyed_notes VALUES ('TW-99', 'likes {SECRET_TEXT}'), ('C0001', 'other')")
+        register_personal_table("test_keyed_notes", columns=("customer_id",))
+        try:
+            erase_person(store, "TW-99")
+        finally:
+            PERSONAL_TABLES.pop("test_keyed_notes", None)
+        assert store.last_compaction["mode"] == "copy"  # type: ignore[attr-defined]
+        assert store.rows("SELECT customer_id FROM test_keyed_notes") == [{"customer_id": "C0001"}]
+        assert _found(_duck_files(store)) == []
+    assert _readable(path)["customers"] == 200
 
 
 def test_duckdb_falls_back_to_a_fresh_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

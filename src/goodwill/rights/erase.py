@@ -42,7 +42,7 @@ from goodwill.rights._tables import (
 )
 from goodwill.rights.person import Person, resolve_person
 from goodwill.rights.scope import TableScope, identifiers_of, person_scope
-from goodwill.store import Store
+from goodwill.store import Store, duck_erase
 from goodwill.store.duck import DuckDBStore
 
 __all__ = ["ErasureResult", "compact_store", "erase_person", "pending_jobs", "resume_jobs", "run_job"]
@@ -317,7 +317,11 @@ def _erase_duckdb(
         selections.append((RIGHTS_REQUESTS.name, f"person_id IN ({', '.join('?' for _ in ids)})", ids))
     # This job's own row: its plan holds the ids until now.
     selections.append((RIGHTS_JOBS.name, "job_id = ?", [job_id]))
-    rewrite = store.erase_plan(selections)
+    try:
+        rewrite: duck_erase.ErasePlan | None = store.erase_plan(selections)
+    except duck_erase.ScrubUnavailable:
+        # The rows are still erased; compact_store() then copies the database instead.
+        rewrite = None
     with store.transaction():
         for scope in scopes:
             rows = _delete(store, scope, result)
@@ -328,9 +332,10 @@ def _erase_duckdb(
         done.append("erase")
         forgotten = _forgotten(plan)
         _mark(store, job_id, done, result, forgotten)
-        # Last, so that the copies are of the rows as they now are.
-        result["rewritten"] = store.erase_rewrite(rewrite)
-        _mark(store, job_id, done, result, forgotten)
+        if rewrite is not None:
+            # Last, so that the copies are of the rows as they now are.
+            result["rewritten"] = store.erase_rewrite(rewrite)
+            _mark(store, job_id, done, result, forgotten)
     return forgotten
 
 

@@ -311,6 +311,13 @@ def plan_erasure(con: duckdb.DuckDBPyConnection, selections: Sequence[tuple[str,
     every row is in a persistent row group (rows still in the WAL have no block yet, and the
     checkpoint truncates the WAL). Nothing is changed here."""
     con.execute("CHECKPOINT")
+    keyed = {
+        str(r[0])
+        for r in con.execute(
+            "SELECT DISTINCT table_name FROM duckdb_constraints() WHERE database_name = current_database() "
+            "AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')"
+        ).fetchall()
+    }
     layouts = {t: _layout(con, t) for t in _tables(con)}
     dirty: set[int] = set()
     selected: dict[str, list[int]] = {}
@@ -321,6 +328,9 @@ def plan_erasure(con: duckdb.DuckDBPyConnection, selections: Sequence[tuple[str,
         found = con.execute(f"SELECT rowid, * FROM {table} WHERE {where}", list(params)).fetchall()
         if not found:
             continue
+        if table in keyed:
+            # Its key's ART index keeps deleted keys' bytes in blocks that stay in use.
+            raise ScrubUnavailable(f"{table} has a primary key or unique constraint")
         selected.setdefault(table, []).extend(int(r[0]) for r in found)
         rows = [r[1:] for r in found]
         values = {c: _Values([r[c] for r in rows]) for c in range(len(rows[0]))}
@@ -353,8 +363,8 @@ def apply_erasure(con: duckdb.DuckDBPyConnection, plan: ErasePlan) -> dict[str, 
     Run inside the transaction that deleted and overwrote the rows, after those writes: the
     copies then have the rows as they now are (the deleted ones left out), and the row groups
     that held the old bytes are emptied, so the next checkpoint drops them and frees their
-    blocks. Copies get rowids above every row there was, so the DELETE cannot reach them, and
-    a row that more than one row group's predicate covers is moved once."""
+    blocks. Copies get rowids above every row there was, so a later DELETE cannot reach them,
+    and a row that more than one row group's predicate covers is moved once."""
     rewritten: dict[str, int] = {}
     for table in sorted(set(plan.rewrite) | set(plan.selected)):
         top = con.execute(f"SELECT max(rowid) FROM {table}").fetchall()[0][0]
@@ -365,8 +375,12 @@ def apply_erasure(con: duckdb.DuckDBPyConnection, plan: ErasePlan) -> dict[str, 
         if plan.selected.get(table):
             groups.insert(0, (f"rowid IN ({', '.join(str(r) for r in plan.selected[table])})", []))
         for where, params in groups:
-            rows = con.execute(f"INSERT INTO {table} SELECT * FROM {table} WHERE ({where}) AND rowid <= {int(top)}", params).fetchall()
-            con.execute(f"DELETE FROM {table} WHERE ({where}) AND rowid <= {int(top)}", params).fetchall()
+            inside = f"({where}) AND rowid <= {int(top)}"
+            # Out, then back in: a key constraint would refuse the copy while the original is there.
+            con.execute(f"CREATE TEMP TABLE _gw_move AS SELECT * FROM {table} WHERE {inside}", params).fetchall()
+            con.execute(f"DELETE FROM {table} WHERE {inside}", params).fetchall()
+            rows = con.execute(f"INSERT INTO {table} SELECT * FROM _gw_move").fetchall()
+            con.execute("DROP TABLE _gw_move").fetchall()
             moved += int(rows[0][0]) if rows else 0
         rewritten[table] = moved
     return rewritten
