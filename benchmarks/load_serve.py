@@ -57,6 +57,19 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
+def cpu_times() -> list[int]:
+    """The machine's CPU time by kind (user nice system idle iowait irq softirq steal), in ticks."""
+    return [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+
+
+def cpu_pressure() -> float | None:
+    """The share of the last 10 s in which some runnable task waited for a CPU (Linux PSI)."""
+    try:
+        return float(Path("/proc/pressure/cpu").read_text().split()[1].split("=")[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def pct(xs: list[float], q: float) -> float:
     s = sorted(xs)
     return s[min(len(s) - 1, int(q * len(s)))]
@@ -137,6 +150,8 @@ class Run:
     load: list[tuple[float, float, float]] = field(default_factory=list)
     server_cpu: float = 0.0
     client_cpu: float = 0.0
+    machine: dict[str, float] = field(default_factory=dict)
+    pressure: list[float] = field(default_factory=list)
 
 
 async def drive(port: int, ids: list[str], run: Run, in_flight: int, timeout: float, write_every: float,
@@ -182,6 +197,9 @@ async def drive(port: int, ids: list[str], run: Run, in_flight: int, timeout: fl
         while True:
             await asyncio.sleep(5.0)
             run.load.append(loadavg())
+            p = cpu_pressure()
+            if p is not None:
+                run.pressure.append(p)
 
     tasks: set[asyncio.Task[None]] = set()
     start = time.perf_counter()
@@ -226,11 +244,14 @@ def report(run: Run) -> list[str]:
     out = []
     answered = len(run.lat)
     la = [x[0] for x in run.load] or [float("nan")]
+    m = run.machine
     out.append(f"rate {run.rate:.0f}/s for {run.seconds:.0f} s: {run.due:,} due, {answered:,} answered "
                f"({answered / run.took:.1f} req/s answered over {run.took:.1f} s), {len(run.errors):,} errors; "
                f"load average (1 min) during the run {min(la):.2f}-{max(la):.2f}; "
                f"server CPU {run.server_cpu:.1f} s ({100 * run.server_cpu / run.took:.0f}% of one core), "
-               f"client CPU {run.client_cpu:.1f} s ({100 * run.client_cpu / run.took:.0f}%)")
+               f"client CPU {run.client_cpu:.1f} s ({100 * run.client_cpu / run.took:.0f}%); machine CPU: "
+               f"{m.get('busy', 0):.0f}% busy, {m.get('steal', 0):.0f}% stolen by the hypervisor, {m.get('idle', 0):.0f}% idle; "
+               f"CPU pressure (some task waiting for a CPU) {statistics.mean(run.pressure) if run.pressure else float('nan'):.0f}%")
     out.append("| calls | n | p50 ms | p95 ms | p99 ms | max ms | p99 from send ms |")
     out.append("|---|---|---|---|---|---|---|")
     for kind in ("all", "brief", "dashboard"):
@@ -311,9 +332,13 @@ def main() -> int:
                 time.sleep(a.pause)
             run = Run(rate, a.seconds)
             before = loadavg()
-            cpu0, me0 = cpu_seconds(proc.pid), resource.getrusage(resource.RUSAGE_SELF)
+            cpu0, me0, m0 = cpu_seconds(proc.pid), resource.getrusage(resource.RUSAGE_SELF), cpu_times()
             asyncio.run(drive(port, ids, run, a.in_flight, a.timeout, a.write_every, agent, dash, seed=11 + k))
-            me1 = resource.getrusage(resource.RUSAGE_SELF)
+            me1, m1 = resource.getrusage(resource.RUSAGE_SELF), cpu_times()
+            d = [y - x for x, y in zip(m0, m1, strict=True)]
+            total = sum(d) or 1
+            run.machine = {"busy": 100 * (total - d[3] - d[4] - d[7]) / total, "steal": 100 * d[7] / total,
+                           "idle": 100 * (d[3] + d[4]) / total}
             run.server_cpu = cpu_seconds(proc.pid) - cpu0
             run.client_cpu = (me1.ru_utime + me1.ru_stime) - (me0.ru_utime + me0.ru_stime)
             run.load = [before, *run.load, loadavg()]

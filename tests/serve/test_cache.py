@@ -172,3 +172,17 @@ def test_the_reader_writes_through_the_owner_and_closes_only_itself(people: Stor
         view.execute("DELETE FROM customers WHERE customer_id = ?", ["shop:dan"])
         assert people.generation == before + 2
     assert people.count("customers") == 2  # the owner's connection is still open
+
+
+def test_a_cached_section_is_shown_to_each_role_as_that_role_may_see_it(built: Store) -> None:
+    """One computation serves every role, and each role's redaction still applies (the JSON a
+    role gets is kept per role, never handed to another)."""
+    served = _app(built)
+    for _ in range(2):  # the second round answers from what the first one made
+        admin = served.get("/dashboard/broken.json", headers=auth("admin"))
+        mkt = served.get("/dashboard/broken.json", headers=auth("marketing"))
+        assert admin.status_code == mkt.status_code == 200
+        assert any(r.get("verbatims") for r in admin.json()["reasons"])
+        assert "verbatims" not in mkt.text and "representatives" not in mkt.text
+        assert [r["reason_id"] for r in mkt.json()["reasons"]] == [r["reason_id"] for r in admin.json()["reasons"]]
+    assert served.app.state.sections.info("broken")["refreshes"] == 1

@@ -112,7 +112,10 @@ class Refreshing(Generic[V]):
         store itself (the caller may hold the store, e.g. inside a brief: a refresh thread asking
         for the store's lock then would wait on the caller that waits on it)."""
         with self._lock:
-            first = self.enabled and key not in self._entries and key not in self._running
+            e = self._entries.get(key)
+            if e is not None and e.generation == self.store.generation and time.monotonic() - e.at < self.ttl_s:
+                return e.value  # fresh: the common case, without a future
+            first = self.enabled and e is None and key not in self._running
         if not first:
             return self.fetch(key, make).result()
         generation, start = self.store.generation, time.monotonic()
