@@ -117,7 +117,7 @@ def erase_person(
 
     ``keep_counts``: keep anonymous monthly row counts per table (``erased_counts``), the
     only aggregate that survives; the choice is recorded in the job and the audit trail.
-    ``compact=False`` defers the rewrite that removes the old bytes from the files (for a
+    ``compact=False`` defers the clean-up that removes the old bytes from the files (for a
     batch of erasures followed by one :func:`compact_store`): rows are gone at once, bytes
     only after compaction.
     """
@@ -317,25 +317,27 @@ def _erase_duckdb(
         selections.append((RIGHTS_REQUESTS.name, f"person_id IN ({', '.join('?' for _ in ids)})", ids))
     # This job's own row: its plan holds the ids until now.
     selections.append((RIGHTS_JOBS.name, "job_id = ?", [job_id]))
-    try:
-        rewrite: duck_erase.ErasePlan | None = store.erase_plan(selections)
-    except duck_erase.ScrubUnavailable:
-        # The rows are still erased; compact_store() then copies the database instead.
-        rewrite = None
-    with store.transaction():
-        for scope in scopes:
-            rows = _delete(store, scope, result)
-            audit.record(store, audit.ErasureStep(request_id=request_id, actor=plan["actor"], job_id=job_id, step=f"delete:{scope.table}", rows=rows))
-        for step in ("requests", "forget"):
-            rows = _run_step(store, step, plan, result)
-            audit.record(store, audit.ErasureStep(request_id=request_id, actor=plan["actor"], job_id=job_id, step=step, rows=rows))
-        done.append("erase")
-        forgotten = _forgotten(plan)
-        _mark(store, job_id, done, result, forgotten)
-        if rewrite is not None:
-            # Last, so that the copies are of the rows as they now are.
-            result["rewritten"] = store.erase_rewrite(rewrite)
+    with store.exclusive():
+        try:
+            rewrite: duck_erase.ErasePlan | None = store.erase_plan(selections)
+        except duck_erase.ScrubUnavailable:
+            # The rows are still erased; compact_store() then copies the database instead.
+            rewrite = None
+        with store.transaction():
+            for scope in scopes:
+                rows = _delete(store, scope, result)
+                step = f"delete:{scope.table}"
+                audit.record(store, audit.ErasureStep(request_id=request_id, actor=plan["actor"], job_id=job_id, step=step, rows=rows))
+            for step in ("requests", "forget"):
+                rows = _run_step(store, step, plan, result)
+                audit.record(store, audit.ErasureStep(request_id=request_id, actor=plan["actor"], job_id=job_id, step=step, rows=rows))
+            done.append("erase")
+            forgotten = _forgotten(plan)
             _mark(store, job_id, done, result, forgotten)
+            if rewrite is not None:
+                # Last, so that the copies are of the rows as they now are.
+                result["rewritten"] = store.erase_rewrite(rewrite)
+                _mark(store, job_id, done, result, forgotten)
     return forgotten
 
 

@@ -470,6 +470,13 @@ class DuckDBStore(Store):
     # What the last compact() did: {"mode": "in place" | "copy", ...} (read by tests and benchmarks).
     last_compaction: dict[str, Any] = {}  # noqa: RUF012 - replaced, never mutated
 
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Keep this process's other threads off the store across several calls (an erasure's
+        plan must still describe the table when its transaction runs)."""
+        with self._lock:
+            yield
+
     def erase_plan(self, selections: Sequence[tuple[str, str, Sequence[Any]]]) -> duck_erase.ErasePlan:
         """Which row groups to rewrite so that the selected rows' bytes can leave the file.
 
