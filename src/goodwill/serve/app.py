@@ -82,12 +82,14 @@ class Settings:
     shared PostgreSQL); 0 turns the cache off, so every request computes. On DuckDB the server
     is the only process that may write the file, so an unchanged generation means unchanged
     facts and only the clock moves: sections are recomputed every ``cache_clock_s`` instead.
+    Refreshes run one at a time at ``refresh_nice`` (Linux: a lower CPU priority per thread).
     """
 
     secret: bytes | None = None
     policy_path: str | None = None
     cache_ttl_s: float = 15.0
     cache_clock_s: float = 300.0
+    refresh_nice: int = 10
     now: Callable[[], dt.datetime] = field(default=lambda: dt.datetime.now(dt.UTC))
     guard_pack: str | None = None
 
@@ -261,7 +263,12 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
     secret = cfg.secret or server_secret(store)
     guard = Guard(store, cfg.guard_pack)
     brief_ctx = BriefContext(store, guard)
-    sections: Refreshing[dict[str, Any]] = Refreshing(store, section_ttl(store, cfg), workers=len(SECTIONS), name="goodwill-section")
+    # One section refresh at a time, below the requests' priority: a write makes every section
+    # stale at once, and six aggregates over the book computed together took both cores from
+    # the briefs for seconds (measured in benchmarks/load_serve.py --write-every).
+    sections: Refreshing[dict[str, Any]] = Refreshing(
+        store, section_ttl(store, cfg), workers=1, name="goodwill-section", nice=cfg.refresh_nice
+    )
     # The store's connection runs one statement at a time, and a DuckDB connection shared by
     # threads hands one thread's result to another (seen in a test), so every request's store
     # work runs on this one thread, in the order asked. The event loop stays free meanwhile for

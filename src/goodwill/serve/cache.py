@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -71,11 +73,14 @@ class Refreshing(Generic[V]):
     store itself (tests that write and read back at once use this).
     """
 
-    def __init__(self, store: Store, ttl_s: float, *, workers: int = 2, name: str = "goodwill-refresh") -> None:
+    def __init__(
+        self, store: Store, ttl_s: float, *, workers: int = 2, name: str = "goodwill-refresh", nice: int = 0
+    ) -> None:
         self.store = store
         self.ttl_s = ttl_s
         self._workers = workers
         self._name = name
+        self._nice = nice
         self._lock = threading.Lock()
         self._entries: dict[str, _Entry[V]] = {}
         self._running: dict[str, Future[V]] = {}
@@ -171,10 +176,17 @@ class Refreshing(Generic[V]):
         if self._pool is None:
             if self._closed:
                 raise RuntimeError("this cache is closed")
-            self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix=self._name)
+            self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix=self._name, initializer=self._lower_priority)
         fut = self._pool.submit(self._refresh, key, make)
         self._running[key] = fut
         return fut
+
+    def _lower_priority(self) -> None:
+        """Run this refresh thread below the threads that answer requests (Linux sets a nice
+        value per thread): when the cores are short, the kernel serves the requests first."""
+        if self._nice and sys.platform.startswith("linux"):
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self._nice)
 
     def _refresh(self, key: str, make: Callable[[Store], V]) -> V:
         # The generation is read before the facts: a write that lands during the computation

@@ -63,6 +63,20 @@ def serving(store: Store, store_url: str, host: str, port: int) -> Iterator[dict
                     p.unlink()
 
 
+def leave_a_core(store: Store) -> None:
+    """Let DuckDB run a query on one core fewer than this process may use (at least one).
+
+    DuckDB runs each query on every core by default. A dashboard section refreshing in the
+    background then takes all of them from the requests for seconds: at 200 requests/s on two
+    cores, with a write every 15 s, the briefs' p99 was 400 ms with DuckDB on both cores and
+    131 ms with it on one (benchmarks/results/serve.md). A point read needs one core anyway.
+    GOODWILL_DUCKDB_THREADS, when set, decides instead."""
+    if store.engine != "duckdb" or os.environ.get("GOODWILL_DUCKDB_THREADS"):
+        return
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    store.execute(f"SET threads = {max(1, cores - 1)}")
+
+
 def _exit_on_sigterm(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
@@ -94,6 +108,7 @@ def run_server(
     store = open_store(store_url)
     app = None
     try:
+        leave_a_core(store)
         app = create_app(store, settings)
         # Dashboard sections start computing now, in the background, so that the first person
         # to open the dashboard does not wait for an aggregate over the whole book.
