@@ -186,3 +186,28 @@ def test_a_cached_section_is_shown_to_each_role_as_that_role_may_see_it(built: S
         assert "verbatims" not in mkt.text and "representatives" not in mkt.text
         assert [r["reason_id"] for r in mkt.json()["reasons"]] == [r["reason_id"] for r in admin.json()["reasons"]]
     assert served.app.state.sections.info("broken")["refreshes"] == 1
+
+
+def test_a_refresh_due_in_a_sections_rest_is_put_off_not_dropped(store: Store) -> None:
+    """After a refresh that took t seconds the key rests t seconds; a write in that rest is
+    refreshed when it ends, with no further request to set it off."""
+    seen: list[int] = []
+
+    def make(view: Store) -> int:
+        time.sleep(0.3)
+        seen.append(view.generation)
+        return view.generation
+
+    cache: Refreshing[int] = Refreshing(store, 600, workers=1)
+    try:
+        assert cache.fetch("k", make).result(timeout=WAIT_S) == store.generation
+        store.append("customers", pa.Table.from_pylist([{"customer_id": "shop:erin", "source": "test"}]))
+        assert cache.fetch("k", make).result(timeout=WAIT_S) == seen[0]  # stale, at once
+        deadline = time.monotonic() + WAIT_S
+        while (cache.info("k") or {}).get("refreshes", 0) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        info = cache.info("k")
+        assert info is not None and info["refreshes"] == 2 and info["generation"] == store.generation
+        assert cache.fetch("k", make).result(timeout=WAIT_S) == store.generation
+    finally:
+        cache.close()

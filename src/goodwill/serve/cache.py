@@ -11,8 +11,9 @@ was computed, and:
   request meanwhile gets the same stale value and starts nothing);
 - makes only the very first request for a key wait, and requests that arrive while that
   first computation runs wait for the same one;
-- starts a key's next refresh no sooner than its last refresh took after it ended, so a
-  section that takes 8 s to compute uses at most half of one core under a stream of writes.
+- starts a key's next refresh no sooner than its last refresh took after it ended (put off to
+  then, never dropped), so a section that takes 8 s to compute uses at most half of one core
+  under a stream of writes.
 
 A refresh reads through ``store.reader()`` where the engine has one (a connection of its
 own: the owner's connection stays free for point reads), and through the store itself
@@ -106,8 +107,10 @@ class Refreshing(Generic[V]):
             if e is None:
                 return self._start(key, make)
             stale = e.generation != self.store.generation or now - e.at >= self.ttl_s
-            if stale and key not in self._running and now >= max(e.retry_at, e.ended + e.took):
-                self._start(key, make)
+            if stale and key not in self._running:
+                # Within the key's rest after its last refresh, the refresh is due when the rest
+                # ends: put off, never dropped (the last request of a burst must not leave it stale).
+                self._start(key, make, not_before=max(e.retry_at, e.ended + e.took))
         hit: Future[V] = Future()
         hit.set_result(e.value)
         return hit
@@ -168,18 +171,50 @@ class Refreshing(Generic[V]):
             pool.shutdown(wait=False, cancel_futures=True)
 
     # -- inside ------------------------------------------------------------------------------
-    def _start(self, key: str, make: Callable[[Store], V]) -> Future[V]:
-        """Submit a refresh of ``key`` (the caller holds ``_lock``); one per key at a time."""
+    def _start(self, key: str, make: Callable[[Store], V], not_before: float = 0.0) -> Future[V]:
+        """Start a refresh of ``key`` now or at ``not_before`` (the caller holds ``_lock``); one
+        per key at a time, done or failed when the returned future is."""
         running = self._running.get(key)
         if running is not None:
             return running
-        if self._pool is None:
-            if self._closed:
-                raise RuntimeError("this cache is closed")
-            self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix=self._name, initializer=self._lower_priority)
-        fut = self._pool.submit(self._refresh, key, make)
+        if self._closed:
+            raise RuntimeError("this cache is closed")
+        fut: Future[V] = Future()
         self._running[key] = fut
+        delay = not_before - time.monotonic()
+        if delay > 0:
+            timer = threading.Timer(delay, self._submit, (key, make, fut))
+            timer.daemon = True
+            timer.start()
+        else:
+            self._submit(key, make, fut, locked=True)
         return fut
+
+    def _submit(self, key: str, make: Callable[[Store], V], fut: Future[V], *, locked: bool = False) -> None:
+        with contextlib.nullcontext() if locked else self._lock:
+            if self._closed:
+                self._running.pop(key, None)
+                fut.set_exception(RuntimeError("this cache is closed"))
+                return
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(
+                    max_workers=self._workers, thread_name_prefix=self._name, initializer=self._lower_priority
+                )
+            work = self._pool.submit(self._refresh, key, make)
+
+        def settle(done: Future[V]) -> None:
+            if done.cancelled():  # the pool was shut down before it ran
+                with self._lock:
+                    self._running.pop(key, None)
+                fut.set_exception(RuntimeError("this cache is closed"))
+                return
+            exc = done.exception()
+            if exc is not None:
+                fut.set_exception(exc)
+            else:
+                fut.set_result(done.result())
+
+        work.add_done_callback(settle)
 
     def _lower_priority(self) -> None:
         """Run this refresh thread below the threads that answer requests (Linux sets a nice
