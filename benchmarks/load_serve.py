@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import contextlib
 import json
 import os
@@ -95,13 +96,18 @@ class Conn:
         head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         if body:
             head += f"Content-Length: {len(body)}\r\n"
-        self.writer.write(head.encode() + b"\r\n" + body)
-        status_line = await self.reader.readline()
+        try:
+            self.writer.write(head.encode() + b"\r\n" + body)
+            status_line = await self.reader.readline()
+        except (ConnectionResetError, BrokenPipeError):
+            status_line = b""
+            if not reused:
+                raise
         if not status_line:
             self.close()
             if reused:
-                # The server closes a connection idle past its keep-alive time (uvicorn: 5 s); the
-                # request never reached it, so it is sent again on a new one, as browsers do.
+                # The server closes a connection idle past its keep-alive time (uvicorn: 5 s); a
+                # request that got no byte back on it is sent again on a new one, as browsers do.
                 return await self.request(method, path, headers, body)
             raise ConnectionError("closed by the server")
         status = int(status_line.split()[1])
@@ -157,7 +163,8 @@ class Run:
 async def drive(port: int, ids: list[str], run: Run, in_flight: int, timeout: float, write_every: float,
                 brief_headers: dict[str, str], dash_headers: dict[str, str], seed: int) -> None:
     rng = random.Random(seed)
-    idle = [Conn("127.0.0.1", port) for _ in range(in_flight)]
+    # Taken in turn (first in, first out), so that no connection idles past the server's keep-alive.
+    idle = collections.deque(Conn("127.0.0.1", port) for _ in range(in_flight))
 
     async def one(conn: Conn, kind: str, path: str, due: float) -> None:
         sent = time.perf_counter()
@@ -219,7 +226,7 @@ async def drive(port: int, ids: list[str], run: Run, in_flight: int, timeout: fl
         if not idle:
             run.errors.append(f"not sent: {in_flight} requests already in flight")
             continue
-        t = asyncio.create_task(one(idle.pop(), kind, path, due))
+        t = asyncio.create_task(one(idle.popleft(), kind, path, due))
         tasks.add(t)
         t.add_done_callback(tasks.discard)
     if tasks:
