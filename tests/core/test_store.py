@@ -106,6 +106,17 @@ def test_optimize_keeps_every_row(store: Store) -> None:
     assert store.append("interactions", _interactions(["a"], "z")) == 0
 
 
+def test_a_batch_mixing_stored_and_new_keys_adds_only_the_new(store: Store) -> None:
+    # PostgreSQL copies a batch of new keys straight into the table and falls back to the
+    # de-duplicating path when one is already stored; both must add exactly the new rows.
+    assert store.append("interactions", _interactions(["a", "b"], "c1")) == 2
+    assert store.append("interactions", _interactions(["b", "c"], "c1")) == 1
+    with store.transaction():
+        assert store.append("interactions", _interactions(["c", "d"], "c1")) == 1
+        assert store.append("interactions", _interactions(["e"], "c1")) == 1
+    assert sorted(r["interaction_id"] for r in store.rows("SELECT interaction_id FROM interactions")) == ["a", "b", "c", "d", "e"]
+
+
 def test_transaction_rolls_back(store: Store) -> None:
     with pytest.raises(RuntimeError), store.transaction():
         store.append("interactions", _interactions(["a"]))

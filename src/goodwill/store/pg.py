@@ -199,6 +199,19 @@ class PostgresStore(Store):
         payload = buf.getvalue()
         tmp = f"_gw_tmp_{table.name}"
         with self._lock:
+            if dedupe and not has_repeats(data, table.primary_key):
+                # Most bulk loads bring only new keys: COPY straight into the table, inside a
+                # savepoint, and fall back to the de-duplicating path below only if a key is
+                # already stored (COPY is all or nothing, so the fallback starts clean).
+                try:
+                    with self.con.transaction():
+                        with self.con.cursor().copy(f"COPY {table.name} ({cols}) FROM STDIN WITH (FORMAT csv)") as cp:
+                            cp.write(payload)
+                        return data.num_rows
+                except psycopg.errors.UniqueViolation:
+                    pass
+                except psycopg.Error as exc:
+                    raise _pg_error(exc, self.dsn) from exc
             try:
                 with self.con.transaction():
                     self.con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {tmp} (LIKE {table.name}) ON COMMIT DELETE ROWS")
