@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from goodwill.store.spark import quiet_pandas
+from goodwill.store.spark import SPARK_TYPES, quiet_pandas
 from goodwill.understand.pipeline import Enricher
 from goodwill.understand.reasons import ReasonModel
 from goodwill.understand.service import (
@@ -38,17 +38,6 @@ if TYPE_CHECKING:
     from goodwill.store.spark import SparkStore
 
 __all__ = ["ClusterReport", "EnrichSpec", "enrich_frame", "enrich_on_cluster", "spans_frame", "worker_loads"]
-
-SPARK_TYPES = {
-    "text": "STRING",
-    "int": "BIGINT",
-    "float": "DOUBLE",
-    "bool": "BOOLEAN",
-    "timestamp": "TIMESTAMP",
-    "date": "DATE",
-    "json": "STRING",
-}
-
 
 @dataclass(frozen=True)
 class EnrichSpec:
