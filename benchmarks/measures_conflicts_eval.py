@@ -40,6 +40,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from evalstats import prf, prf_row
 from goodwill.ingest import ingest_file
 from goodwill.measure import runaround as ra
 from goodwill.store import open_store
@@ -117,22 +118,6 @@ def twcs_parts(tw: pd.DataFrame) -> dict[str, str]:
 def labels(name: str, parts: set[str]) -> list[dict[str, Any]]:
     rows = [json.loads(line) for line in (LABELS / name).read_text("utf-8").splitlines() if line.strip()]
     return [r for r in rows if r["part"] in parts]
-
-
-def prf(pred: list[bool], gold: list[bool]) -> dict[str, Any]:
-    tp = sum(p and g for p, g in zip(pred, gold, strict=True))
-    n_pred, n_gold = sum(pred), sum(gold)
-    p = tp / n_pred if n_pred else 0.0
-    r = tp / n_gold if n_gold else 0.0
-    f = 2 * p * r / (p + r) if p + r else 0.0
-    return {"precision": p, "recall": r, "f1": f, "tp": tp, "predicted": n_pred, "gold": n_gold}
-
-
-def row(name: str, res: dict[str, Any]) -> str:
-    return (
-        f"| {name} | {res['precision']:.3f} | {res['recall']:.3f} | {res['f1']:.3f} | "
-        f"{res['tp']} / {res['predicted']} / {res['gold']} |"
-    )
 
 
 # -- 1. CFPB ---------------------------------------------------------------------------------
@@ -297,23 +282,23 @@ def _table(res: dict[str, Any]) -> list[str]:
     return [
         "| what, where | precision | recall | F1 | tp / predicted / gold |",
         "|---|---:|---:|---:|---:|",
-        row(f"customer says they were told conflicting things, CFPB ({c['n']} narratives): detector", c["detector"]),
-        row("same: keyword baseline (contradict, conflicting, inconsistent, different answers)", c["baseline"]),
-        row(f"same, {c['borderline']} borderline labels left out: detector", c["detector_without_borderline"]),
-        row("same, borderline left out: keyword baseline", c["baseline_without_borderline"]),
-        row(f"company answer affirmative, TWCS ({s['messages']} company tweets): detector", s["affirmative"]["detector"]),
-        row("same: keyword baseline", s["affirmative"]["baseline"]),
-        row("company answer negative, TWCS: detector", s["negative"]["detector"]),
-        row("same: keyword baseline", s["negative"]["baseline"]),
-        row("either stance, right sign: detector", s["either"]["detector"]),
-        row("same: keyword baseline", s["either"]["baseline"]),
-        row(
+        prf_row(f"customer says they were told conflicting things, CFPB ({c['n']} narratives): detector", c["detector"]),
+        prf_row("same: keyword baseline (contradict, conflicting, inconsistent, different answers)", c["baseline"]),
+        prf_row(f"same, {c['borderline']} borderline labels left out: detector", c["detector_without_borderline"]),
+        prf_row("same, borderline left out: keyword baseline", c["baseline_without_borderline"]),
+        prf_row(f"company answer affirmative, TWCS ({s['messages']} company tweets): detector", s["affirmative"]["detector"]),
+        prf_row("same: keyword baseline", s["affirmative"]["baseline"]),
+        prf_row("company answer negative, TWCS: detector", s["negative"]["detector"]),
+        prf_row("same: keyword baseline", s["negative"]["baseline"]),
+        prf_row("either stance, right sign: detector", s["either"]["detector"]),
+        prf_row("same: keyword baseline", s["either"]["baseline"]),
+        prf_row(
             f"company contradicted itself in a thread, TWCS via the store ({t['threads']} threads): detector",
             t["company_conflict"]["detector"],
         ),
-        row("same: keyword baseline (a thread with an affirmative and a negative keyword tweet)", t["company_conflict"]["baseline"]),
-        row("customer says so in a thread, TWCS via the store: detector", t["customer_reported"]["detector"]),
-        row("same: keyword baseline", t["customer_reported"]["baseline"]),
+        prf_row("same: keyword baseline (a thread with an affirmative and a negative keyword tweet)", t["company_conflict"]["baseline"]),
+        prf_row("customer says so in a thread, TWCS via the store: detector", t["customer_reported"]["detector"]),
+        prf_row("same: keyword baseline", t["customer_reported"]["baseline"]),
         "",
         f"Rules that fired on CFPB (right / wrong): {json.dumps(c['by_rule'])}.",
         "",

@@ -35,6 +35,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from evalstats import prf, prf_row
 from goodwill.ingest import ingest_file
 from goodwill.measure import promises as ledger
 from goodwill.understand.heard_promises import read_expectations
@@ -60,22 +61,6 @@ CFPB_KEYWORDS = re.compile(
 )
 CFPB_CHARS = 1200
 SPLIT_SEED = 20261124
-
-
-def prf(pred: list[bool], gold: list[bool]) -> dict[str, Any]:
-    tp = sum(p and g for p, g in zip(pred, gold, strict=True))
-    n_pred, n_gold = sum(pred), sum(gold)
-    p = tp / n_pred if n_pred else 0.0
-    r = tp / n_gold if n_gold else 0.0
-    f = 2 * p * r / (p + r) if p + r else 0.0
-    return {"precision": p, "recall": r, "f1": f, "tp": tp, "predicted": n_pred, "gold": n_gold}
-
-
-def _row(name: str, res: dict[str, Any]) -> str:
-    return (
-        f"| {name} | {res['precision']:.3f} | {res['recall']:.3f} | {res['f1']:.3f} | "
-        f"{res['tp']} / {res['predicted']} / {res['gold']} |"
-    )
 
 
 # -- Olist -------------------------------------------------------------------------------------
@@ -192,7 +177,7 @@ def olist_lines(res: dict[str, Any], facts: dict[str, Any]) -> list[str]:
         ]
         for part in ("all", "dev", "test"):
             for name, r in res["rows"][(part, wide)].items():
-                lines.append(_row(f"{part} | {name}", r))
+                lines.append(prf_row(f"{part} | {name}", r))
         lines.append("")
     lines += [
         "**Before and after one fix.** The rows above are for the grammar after a fix found by reading "
@@ -326,7 +311,7 @@ def cfpb_lines(res: dict[str, Any]) -> list[str]:
         "|---|---:|---:|---:|---|",
     ]
     for name, r in res["rows"].items():
-        lines.append(_row(name, r))
+        lines.append(prf_row(name, r))
     lines += [
         "",
         f"Expectations found, by kind: {dict(res['kinds'])}.",
