@@ -404,19 +404,34 @@ class DuckDBStore(Store):
         with self._lock:
             self.con.register("_gw_batch", data)
             try:
-                source = "_gw_batch"
-                if dedupe and self._repeats(table.primary_key):
-                    source = f"(SELECT * FROM _gw_batch QUALIFY row_number() OVER (PARTITION BY {pk}) = 1)"
+                params: list[Any] | None = None
                 if not dedupe:
                     sql = f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM _gw_batch"
                 else:
+                    repeats, lo, hi = self._repeats(table.primary_key)
+                    source = "_gw_batch"
+                    if repeats:
+                        source = f"(SELECT * FROM _gw_batch QUALIFY row_number() OVER (PARTITION BY {pk}) = 1)"
                     # ANTI JOIN lets DuckDB hash the (small) batch rather than the stored table;
                     # a PRIMARY KEY index would make every append ~5x slower (measured).
+                    # The stored side is cut to the batch's range of the key's first column:
+                    # DuckDB pushes no join filter into an anti join's probe side, so without
+                    # the range every batch read the key of every stored row (an ingest grew
+                    # with the square of the store: 10M rows took 17x the CPU of 1M). With
+                    # the bounds as values of the statement, the scan skips each row group
+                    # whose min/max lie outside them: near-free when keys arrive in rising
+                    # order, as time-ordered ids do. A batch of scattered keys, or keys that
+                    # differ only after their first ~12 bytes (DuckDB's string min/max look
+                    # no further, measured on 2.0.1), reads what it read before. A stored row
+                    # outside the range cannot equal a key of the batch: nothing else changes.
+                    first = table.primary_key[0]
                     sql = (
                         f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {source} b "
-                        f"ANTI JOIN {table.name} t USING ({pk})"
+                        f"ANTI JOIN (SELECT {pk} FROM {table.name} WHERE {first} BETWEEN ? AND ?) t "
+                        f"USING ({pk})"
                     )
-                rows = self.con.execute(sql).fetchall()
+                    params = [lo, hi]
+                rows = self.con.execute(sql, params).fetchall()
                 added = int(rows[0][0]) if rows else 0
                 if added and self._docs and table.name in pdocs.covered_tables():
                     if table.customer_column is None:
@@ -431,12 +446,16 @@ class DuckDBStore(Store):
             finally:
                 self.con.unregister("_gw_batch")
 
-    def _repeats(self, key: tuple[str, ...]) -> bool:
+    def _repeats(self, key: tuple[str, ...]) -> tuple[bool, Any, Any]:
+        """Whether a key repeats within the registered batch, and the lowest and highest value
+        of the key's first column in it (one pass for both)."""
         # Counted by DuckDB on the registered batch: Arrow's count_distinct over 262k string
         # keys took 12x as long (1.3 s against 0.11 s, measured) and was a quarter of an ingest.
         k = key[0] if len(key) == 1 else "(" + ", ".join(key) + ")"
-        rows = self.con.execute(f"SELECT count(*) <> count(DISTINCT {k}) FROM _gw_batch").fetchall()
-        return bool(rows[0][0])
+        rows = self.con.execute(
+            f"SELECT count(*) <> count(DISTINCT {k}), min({key[0]}), max({key[0]}) FROM _gw_batch"
+        ).fetchall()
+        return bool(rows[0][0]), rows[0][1], rows[0][2]
 
     def optimize(self, tables: Sequence[str] | None = None) -> None:
         names = tables or [t for t in TABLES if self.table_exists(t)]
