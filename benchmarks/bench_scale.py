@@ -17,7 +17,8 @@ silence scores, contact-reason trends (reasons fitted on a bounded sample), and 
 summaries. Per stage: wall seconds, CPU seconds of this process (DuckDB's threads included),
 the peak resident memory during the stage (sampled every 50 ms) and the load average.
 Baselines in the same run: DuckDB loading the same Parquet file with a bare CREATE TABLE AS,
-and one group-by over all interactions.
+and one group-by over all interactions. During the ingest each append of a batch of interactions
+is timed, so the tables show whether a batch late in the ingest costs what an early one did.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import os
 import platform
 import resource
 import shutil
+import statistics
 import sys
 import tempfile
 import threading
@@ -133,6 +135,40 @@ class Stages:
             return fn(*args, **kw)
 
 
+class AppendTimes:
+    """Wall time of each append to one table while the block runs (the store's own _append,
+    de-duplication included): flat from first batch to last when appends do not grow with the store."""
+
+    def __init__(self, store: Store, table: str) -> None:
+        self.store, self.table = store, table
+        self.times: list[float] = []
+
+    def __enter__(self) -> AppendTimes:
+        inner = self.store._append
+
+        def timed(table: Any, data: Any, *, dedupe: bool) -> int:
+            t0 = time.perf_counter()
+            try:
+                return inner(table, data, dedupe=dedupe)
+            finally:
+                if table.name == self.table:
+                    self.times.append(time.perf_counter() - t0)
+
+        setattr(self.store, "_append", timed)  # noqa: B010 - an instance attribute shadows the method
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        delattr(self.store, "_append")
+
+    def by_tenth(self) -> list[float]:
+        """Median milliseconds per batch in each tenth of the appends, first to last."""
+        n = len(self.times)
+        if n < 10:
+            return []
+        cuts = [round(i * n / 10) for i in range(11)]
+        return [1000 * statistics.median(self.times[a:b]) for a, b in itertools.pairwise(cuts)]
+
+
 def write_parquet(folder: Path, customers: int, interactions: int) -> Path:
     """The SYNTHETIC interactions as one Parquet file (what a company's export would be)."""
     path = folder / "interactions.parquet"
@@ -186,10 +222,12 @@ def bench(size: int, workdir: Path) -> dict[str, Any]:
     (workdir / "baseline.duckdb").unlink()
     store = open_store(workdir / "store.duckdb")
     try:
-        with st.stage("ingest interactions (goodwill ingest, redaction on)") as row:
+        stage = st.stage("ingest interactions (goodwill ingest, redaction on)")
+        with stage as row, AppendTimes(store, "interactions") as appends:
             rep = ingest_file(store, parquet, parse_mapping(SCALE_MAPPING))
             row["rows_read"], row["rows_written"] = rep.rows_read, rep.rows_written
             row["rows_quarantined"] = rep.rows_quarantined
+        row["append_calls"], row["append_ms_by_tenth"] = len(appends.times), appends.by_tenth()
         with st.stage("append supporting facts") as row:
             row["rows"] = supporting_facts(store, customers, size)
         st.run("sort tables for point reads (optimize)", store.optimize)
@@ -282,6 +320,27 @@ def render(results: dict[str, Any]) -> str:
             f"{max(x['peak_rss_mib'] for x in r['stages']):,.0f} MiB | {r['store_bytes'] / 2**30:.2f} GiB | "
             f"{r['rows'].get('interactions', 0):,} / {r['rows'].get('customers', 0):,} |"
         )
+    timed = [
+        (s, row)
+        for s, r in zip(sizes, runs, strict=True)
+        for row in r["stages"]
+        if row["stage"].startswith("ingest interactions") and row.get("append_ms_by_tenth")
+    ]
+    if timed:
+        lines.append("")
+        lines.append(
+            "Each append of a batch of interactions during the ingest (the store's de-duplication "
+            "and insert; reading, mapping and redaction not included): median milliseconds per "
+            "batch in each tenth of the ingest, first to last."
+        )
+        lines.append("")
+        lines.append("| run | batches | " + " | ".join(f"{i}" for i in range(1, 11)) + " | last / first tenth |")
+        lines.append("|---|---|" + "---|" * 11)
+        for s, row in timed:
+            ms = row["append_ms_by_tenth"]
+            lines.append(
+                f"| {int(s):,} | {row['append_calls']:,} | " + " | ".join(f"{v:,.0f}" for v in ms) + f" | ×{ms[-1] / ms[0]:.2f} |"
+            )
     if len(runs) > 1:
         lines.append("")
         lines.append(
