@@ -15,7 +15,11 @@ StoreOption = Annotated[
         "--store",
         "-s",
         envvar="GOODWILL_STORE",
-        help="Where facts live: a DuckDB file, or postgresql://HOST:PORT/DB[?schema=NAME].",
+        help=(
+            "Where facts live: a DuckDB file (PATH, duckdb://PATH or :memory:); PostgreSQL "
+            "(postgresql://HOST:PORT/DB[?schema=NAME]); or Spark (spark://local[N]?warehouse=PATH, "
+            "spark://HOST:7077?warehouse=PATH or spark:PATH; Spark settings as ?spark.NAME=VALUE)."
+        ),
         show_default=True,
     ),
 ]
