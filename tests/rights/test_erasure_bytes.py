@@ -51,17 +51,20 @@ def _pg_files(store: Store, tables: list[str]) -> list[Path]:
         pytest.skip("this PostgreSQL role may not read data_directory")
     files = []
     for t in tables:
-        rel = store.scalar("SELECT pg_relation_filepath(?)", [t])
-        # Its indexes, its TOAST table (long values) and the TOAST table's index.
-        idx = store.rows(
-            "SELECT pg_relation_filepath(i.indexrelid) AS f FROM pg_index i WHERE i.indrelid IN "
-            "(SELECT CAST(? AS regclass) UNION SELECT reltoastrelid FROM pg_class WHERE oid = CAST(? AS regclass)) "
-            "UNION SELECT pg_relation_filepath(reltoastrelid) FROM pg_class WHERE oid = CAST(? AS regclass) AND reltoastrelid <> 0",
-            [t, t, t],
-        )
-        for f in [rel, *(r["f"] for r in idx)]:
-            base = root / str(f)
-            files += [p for p in base.parent.glob(base.name + "*") if p.name == base.name or p.name.startswith(base.name + ".")]
+        # A partitioned table has no files of its own: its partitions (and their indexes) do.
+        rels = [str(r["r"]) for r in store.rows("SELECT CAST(relid AS TEXT) AS r FROM pg_partition_tree(?) WHERE isleaf", [t])]
+        for rel_name in rels:
+            rel = store.scalar("SELECT pg_relation_filepath(?)", [rel_name])
+            # Its indexes, its TOAST table (long values) and the TOAST table's index.
+            idx = store.rows(
+                "SELECT pg_relation_filepath(i.indexrelid) AS f FROM pg_index i WHERE i.indrelid IN "
+                "(SELECT CAST(? AS regclass) UNION SELECT reltoastrelid FROM pg_class WHERE oid = CAST(? AS regclass)) "
+                "UNION SELECT pg_relation_filepath(reltoastrelid) FROM pg_class WHERE oid = CAST(? AS regclass) AND reltoastrelid <> 0",
+                [rel_name, rel_name, rel_name],
+            )
+            for f in [rel, *(r["f"] for r in idx)]:
+                base = root / str(f)
+                files += [p for p in base.parent.glob(base.name + "*") if p.name == base.name or p.name.startswith(base.name + ".")]
     if not files or not all(f.exists() for f in files):
         pytest.skip(f"cannot read PostgreSQL's files under {root} from this process")
     try:

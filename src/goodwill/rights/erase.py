@@ -11,7 +11,9 @@ cannot bring them back), ``counts`` (only if anonymous aggregates were explicitl
 first), ``requests`` (their rights requests keep only a keyed hash of the person), ``forget``
 (the job drops the ids it needed), and ``compact``, which removes the old bytes from the
 files. On PostgreSQL the touched tables are then rewritten with ``VACUUM FULL`` (a plain
-VACUUM leaves the tuple bytes in the page). On DuckDB the deletes, ``requests`` and
+VACUUM leaves the tuple bytes in the page): only the partitions that held the person's rows,
+which each ``delete`` step records before it deletes (goodwill.store.pg partitions person
+tables by customer). On DuckDB the deletes, ``requests`` and
 ``forget`` are one step, ``erase``: one transaction that also rewrites every row group whose
 blocks held the old bytes (goodwill.store.duck_erase), so that ``compact`` can clean the file
 in place; it drops the person documents too, a cache whose index keeps deleted keys' bytes.
@@ -44,6 +46,7 @@ from goodwill.rights.person import Person, resolve_person
 from goodwill.rights.scope import TableScope, identifiers_of, person_scope
 from goodwill.store import Store, duck_erase
 from goodwill.store.duck import DuckDBStore
+from goodwill.store.pg import PostgresStore
 
 __all__ = ["ErasureResult", "compact_store", "erase_person", "pending_jobs", "resume_jobs", "run_job"]
 
@@ -193,7 +196,7 @@ def run_job(store: Store, job_id: str, *, hook: StepHook | None = None) -> Erasu
             continue
         if step == "compact":
             # Not transactional, but idempotent: a rerun scrubs (or copies) again.
-            compact_store(store, touched=sorted(result.get("rows", {})))
+            compact_store(store, touched=_touched(result))
             result = _job(store, job_id)["result"]
             with store.transaction():
                 done.append(step)
@@ -261,8 +264,21 @@ def _run_step(store: Store, step: str, plan: dict[str, Any], result: dict[str, A
     raise StoreError(f"Unknown erasure step {step!r}.")
 
 
+def _touched(result: dict[str, Any]) -> list[str]:
+    """What the compaction must rewrite: the partitions the deletes recorded, else the tables
+    (a job from before partitions were recorded)."""
+    relations = set(result.get("relations", []))
+    tables = {t for t, n in result.get("rows", {}).items() if n}
+    covered = {r.rsplit("_p", 1)[0] for r in relations} | {r for r in relations if r in tables}
+    return sorted(relations | (tables - covered))
+
+
 def _delete(store: Store, scope: TableScope, result: dict[str, Any]) -> int:
     n = int(store.scalar(f"SELECT count(*) FROM {scope.table} WHERE {scope.where}", list(scope.params)))
+    if n and isinstance(store, PostgresStore):
+        # Recorded in the same transaction as the delete: afterwards the rows cannot say where they were.
+        found = store.relations_of(scope.table, scope.where, list(scope.params))
+        result["relations"] = sorted(set(result.get("relations", [])) | set(found))
     if n:
         store.execute(f"DELETE FROM {scope.table} WHERE {scope.where}", list(scope.params))
     result.setdefault("rows", {})[scope.table] = result.get("rows", {}).get(scope.table, 0) + n
@@ -348,25 +364,38 @@ def compact_store(store: Store, touched: list[str] | None = None) -> None:
     is scrubbed in place (one call after a batch of ``erase_person(..., compact=False)`` serves
     them all) and those jobs are marked compacted; rows erased any other way make it copy the
     whole database instead."""
-    if store.engine == "postgres":
-        names = set(touched or []) | {RIGHTS_JOBS.name, RIGHTS_REQUESTS.name, "rights_events"}
-        store.compact(sorted(names))
+    if isinstance(store, PostgresStore):
+        ensure_rights_tables(store)
+        pending = _uncompacted(store)
+        names = set(touched) if touched is not None else {n for _, res in pending for n in _touched(res)}
+        names |= {RIGHTS_JOBS.name, RIGHTS_REQUESTS.name, "rights_events"}
+        store.compact(sorted(n for n in names if store.table_exists(n)))
+        _mark_compacted(store, pending if touched is None else [])
         return
     if not isinstance(store, DuckDBStore):
         store.compact(touched)
         return
     ensure_rights_tables(store)
+    pending = _uncompacted(store)
+    # Rows deleted without the rewrite (a job from before it existed) need the full copy.
+    in_place = all("rewritten" in res for _, res in pending)
+    store.compact(touched, in_place=in_place)
+    _mark_compacted(store, pending)
+
+
+def _uncompacted(store: Store) -> list[tuple[str, dict[str, Any]]]:
+    """Erasure jobs whose deleted rows may still have bytes in the files."""
     pending = []
-    in_place = True
     for r in store.rows(f"SELECT job_id, result FROM {RIGHTS_JOBS.name} WHERE kind = 'erase'"):
         res = json.loads(r["result"]) if r["result"] else {}
         if res.get("compacted") or not ("rewritten" in res or res.get("rows")):
             continue
-        pending.append((r["job_id"], res))
-        # Rows deleted without the rewrite (a job from before it existed) need the full copy.
-        in_place = in_place and "rewritten" in res
-    store.compact(touched, in_place=in_place)
+        pending.append((str(r["job_id"]), res))
+    return pending
+
+
+def _mark_compacted(store: Store, jobs: list[tuple[str, dict[str, Any]]]) -> None:
     with store.transaction():
-        for job_id, res in pending:
+        for job_id, res in jobs:
             res["compacted"] = True
             store.execute(f"UPDATE {RIGHTS_JOBS.name} SET result = ? WHERE job_id = ?", [json.dumps(res), job_id])
