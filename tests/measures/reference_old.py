@@ -1,7 +1,9 @@
 """The measures' SQL as it was before the one-pass rewrite (commit 482018c), kept verbatim as a
 test oracle: the rewritten builders must write exactly the rows these did.
 
-Only the builders live here; weights, helpers and tables come from the product modules.
+Only the builders live here; weights, helpers and tables come from the product modules. The
+text of a number (number_text, decimal_text) is the product's since it was made the same on
+DuckDB and PostgreSQL; the SQL around it is as it was.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ from goodwill.measure.goodwill_ledger import (
     GOODWILL_ENTRIES,
     GoodwillReport,
     Weights,
+    decimal_text,
     has_rows,
     in_list,
     lint_outbound_copy,
     lit,
     load_weights,
+    number_text,
     seconds,
 )
 from goodwill.measure.runaround import CASE_KEY
@@ -115,8 +119,8 @@ def _review_entries(
         out[kind] = store.execute(
             _head(kind)
             + f"SELECT {pre} || e.event_id, e.customer_id, e.occurred_at, {lit(kind)}, {amount}, "
-            f"{reason} || ' (' || CAST(e.value AS TEXT) || ')', 'events', e.event_id, c.product, "
-            "'score ' || CAST(e.value AS TEXT), ?, ? "
+            f"{reason} || ' (' || {number_text('e.value')} || ')', 'events', e.event_id, c.product, "
+            f"'score ' || {number_text('e.value')}, ?, ? "
             "FROM events e LEFT JOIN cases c ON c.case_id = e.case_id "
             f"WHERE e.kind = 'reviewed' AND e.value IS NOT NULL AND {cond} AND e.customer_id IS NOT NULL "
             "AND e.occurred_at <= ?",
@@ -172,7 +176,7 @@ def _sentiment_entries(
             _head(kind)
             + f"SELECT {pre} || i.interaction_id, i.customer_id, i.occurred_at, {lit(kind)}, {amount}, "
             f"{reason}, 'interactions', i.interaction_id, i.product, "
-            "'sentiment ' || CAST(round(CAST(en.sentiment_score AS NUMERIC), 2) AS TEXT) || coalesce(' by ' || en.sentiment_model, ''), ?, ? "
+            f"'sentiment ' || {decimal_text('en.sentiment_score', 2)} || coalesce(' by ' || en.sentiment_model, ''), ?, ? "
             "FROM interactions i JOIN enrichments en ON en.interaction_id = i.interaction_id "
             f"WHERE i.direction = 'inbound' AND i.customer_id IS NOT NULL AND en.sentiment_score IS NOT NULL AND {cond} "
             "AND i.occurred_at <= ?",
@@ -229,8 +233,8 @@ def _price_entries(store: Store, w: Weights, built: dt.datetime) -> dict[str, in
     out: dict[str, int] = {}
     pre, amount, reason = _values("fair_price", w)
     detail = (
-        "'pays ' || CAST(round(CAST(f.price AS NUMERIC), 2) AS TEXT) || ' against ' || "
-        "CAST(round(CAST(f.reference_price AS NUMERIC), 2) AS TEXT) || ' (' || f.reference_basis || ')'"
+        f"'pays ' || {decimal_text('f.price', 2)} || ' against ' || "
+        f"{decimal_text('f.reference_price', 2)} || ' (' || f.reference_basis || ')'"
     )
     out["fair_price"] = store.execute(
         _head("")
@@ -244,7 +248,7 @@ def _price_entries(store: Store, w: Weights, built: dt.datetime) -> dict[str, in
     out["loyalty_penalty"] = store.execute(
         _head("")
         + f"SELECT {pre} || f.subscription_id, f.customer_id, f.as_of, 'loyalty_penalty', "
-        f"{amount} * {steps}, {reason} || ' (+' || CAST(round(CAST(f.penalty_pct AS NUMERIC), 1) AS TEXT) || '%)', "
+        f"{amount} * {steps}, {reason} || ' (+' || {decimal_text('f.penalty_pct', 1)} || '%)', "
         f"'fair_value', f.subscription_id, f.product, {detail}, ?, ? FROM fair_value f "
         f"WHERE f.reference_price IS NOT NULL AND f.penalty_pct > {tol}",
         [w.version, built],

