@@ -54,3 +54,26 @@ def test_a_refresh_runs_below_the_requests_priority(duck_store: Store) -> None:
         cache.close()
     assert seen == min(19, base + 10)
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == base  # the caller's thread is untouched
+
+
+def test_a_refresh_stays_below_a_server_started_under_nice(duck_store: Store) -> None:
+    # Threads inherit their creator's nice value: a server run under `nice` starts its refresh
+    # workers there, and the step down is counted from it (an absolute value would raise them).
+    seen: list[int] = []
+
+    def niced_server() -> None:
+        me = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, me, min(19, os.getpriority(os.PRIO_PROCESS, me) + 5))
+        start = os.getpriority(os.PRIO_PROCESS, me)
+        cache: Refreshing[Any] = Refreshing(duck_store, 60, workers=1, nice=3)
+        try:
+            seen.append(start)
+            seen.append(cache.fetch("k", lambda store: os.getpriority(os.PRIO_PROCESS, threading.get_native_id())).result(timeout=30))
+        finally:
+            cache.close()
+
+    t = threading.Thread(target=niced_server)
+    t.start()
+    t.join(60)
+    start, refresh = seen
+    assert refresh == min(19, start + 3)

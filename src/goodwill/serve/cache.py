@@ -218,10 +218,13 @@ class Refreshing(Generic[V]):
 
     def _lower_priority(self) -> None:
         """Run this refresh thread below the threads that answer requests (Linux sets a nice
-        value per thread): when the cores are short, the kernel serves the requests first."""
+        value per thread): when the cores are short, the kernel serves the requests first. The
+        step is relative: a server started under ``nice`` keeps its refreshes below it too,
+        instead of having them raised to an absolute value."""
         if self._nice and sys.platform.startswith("linux"):
+            me = threading.get_native_id()
             with contextlib.suppress(OSError):
-                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self._nice)
+                os.setpriority(os.PRIO_PROCESS, me, min(19, os.getpriority(os.PRIO_PROCESS, me) + self._nice))
 
     def _refresh(self, key: str, make: Callable[[Store], V]) -> V:
         # The generation is read before the facts: a write that lands during the computation
