@@ -165,8 +165,9 @@ def bench_access(engine: str, tmp: Path) -> dict[str, Any]:
 def _pg_files(store: Store, tables: tuple[str, ...]) -> list[Path]:
     root = Path(str(store.scalar("SELECT current_setting('data_directory')")))
     # Every partition of each table (a plain table is its own only leaf), its indexes and TOAST.
-    leaves = [str(r["r"]) for t in tables for r in store.rows(
-        "SELECT CAST(relid AS TEXT) AS r FROM pg_partition_tree(?) WHERE isleaf", [t])]
+    # (pg_partition_tree lists nothing for a plain table: then the table is its own file.)
+    leaves = [leaf for t in tables for leaf in ([str(r["r"]) for r in store.rows(
+        "SELECT CAST(relid AS TEXT) AS r FROM pg_partition_tree(?) WHERE isleaf", [t])] or [t])]
     rels = store.rows(
         "SELECT pg_relation_filepath(CAST(r AS regclass)) AS f FROM unnest(CAST(? AS TEXT[])) r "
         "UNION SELECT pg_relation_filepath(i.indexrelid) FROM pg_index i WHERE i.indrelid IN "

@@ -52,7 +52,8 @@ def _pg_files(store: Store, tables: list[str]) -> list[Path]:
     files = []
     for t in tables:
         # A partitioned table has no files of its own: its partitions (and their indexes) do.
-        rels = [str(r["r"]) for r in store.rows("SELECT CAST(relid AS TEXT) AS r FROM pg_partition_tree(?) WHERE isleaf", [t])]
+        # (pg_partition_tree lists nothing for a plain table: then the table is its own file.)
+        rels = [str(r["r"]) for r in store.rows("SELECT CAST(relid AS TEXT) AS r FROM pg_partition_tree(?) WHERE isleaf", [t])] or [t]
         for rel_name in rels:
             rel = store.scalar("SELECT pg_relation_filepath(?)", [rel_name])
             # Its indexes, its TOAST table (long values) and the TOAST table's index.

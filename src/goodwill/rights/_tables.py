@@ -49,7 +49,8 @@ def register_personal_table(
 
     ``via=(column, parent_table, parent_column)``: a row belongs to the person whose
     ``parent_table`` row has ``parent_column == column``; the parent is itself found
-    by its customer column or its own registration, so chains work.
+    by its customer column or its own registration, so chains work. ``parent_column`` may be
+    an expression of the parent's columns that both engines read alike (``md5(text)``).
     """
     if not (columns or via or contains):
         raise ValueError("register_personal_table needs columns, via or contains")
@@ -65,6 +66,12 @@ register_personal_table("identity_candidates", columns=("customer_a", "customer_
 register_personal_table("identity_separations", columns=("customer_a", "customer_b"))
 register_personal_table("identity_work", columns=("customer_id",))
 register_personal_table("quarantine", contains=("row",), doc="raw rows that failed ingest")
+# Derived by the measures from the person's facts, found through them (deleted before them).
+# A lint or reading of a text shared by many people (a campaign's copy) goes too, and is
+# made again by the next build.
+register_personal_table("promise_status", via=("promise_id", "promises", "promise_id"), doc="a promise's verdict")
+register_personal_table("copy_lint", via=("text_hash", "interactions", "md5(text)"), doc="lint of a text sent to them")
+register_personal_table("answer_readings", via=("text_hash", "interactions", "md5(text)"), doc="how an answer read")
 
 
 RIGHTS_REQUESTS = register_table(

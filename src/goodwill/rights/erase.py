@@ -138,7 +138,8 @@ def _plan(store: Store, person: Person, request_id: str | None, keep_counts: boo
         # One transaction: deletes, requests, forget and the rewrite of the row groups they touch.
         steps.append("erase")
     else:
-        steps += [*(f"delete:{t}" for t in tables), "requests", "forget"]
+        # reasons first: it finds the person's verbatims by their texts, before those go.
+        steps += ["reasons", *(f"delete:{t}" for t in tables), "requests", "forget"]
     if compact:
         steps.append("compact")
     plan = {
@@ -259,9 +260,41 @@ def _run_step(store: Store, step: str, plan: dict[str, Any], result: dict[str, A
         if n:
             result.setdefault("rows", {})[RIGHTS_REQUESTS.name] = n
         return n
+    if step == "reasons":
+        n = 0
+        for reason_id, keep in _reasons_quoting(store, _person_from_plan(plan), [tuple(i) for i in plan["identifiers"]]):
+            store.execute(f"UPDATE {REASONS} SET representatives = ? WHERE reason_id = ?", [json.dumps(keep), reason_id])
+            n += 1
+        if n:
+            result.setdefault("rows", {})[REASONS] = n
+        return n
     if step == "forget":
         return 0
     raise StoreError(f"Unknown erasure step {step!r}.")
+
+
+REASONS = "reasons"
+
+
+def _reasons_quoting(store: Store, person: Person, idents: list[tuple[str, str]]) -> list[tuple[Any, list[str]]]:
+    """Contact reasons whose representative verbatims include the person's own words: each
+    with the verbatims to keep (the reason, its label and its share stay; they are aggregates)."""
+    if not store.table_exists(REASONS) or not store.table_exists("interactions"):
+        return []
+    scope = next((s for s in person_scope(store, person, idents) if s.table == "interactions"), None)
+    if scope is None:
+        return []
+    texts = {
+        str(r["text"])
+        for r in store.rows(f"SELECT text FROM interactions WHERE ({scope.where}) AND text IS NOT NULL", list(scope.params))
+    }
+    out = []
+    for r in store.rows(f"SELECT reason_id, representatives FROM {REASONS} WHERE representatives IS NOT NULL"):
+        said = json.loads(r["representatives"]) or []
+        keep = [v for v in said if v not in texts]
+        if len(keep) != len(said):
+            out.append((r["reason_id"], keep))
+    return out
 
 
 def _touched(result: dict[str, Any]) -> list[str]:
@@ -329,6 +362,10 @@ def _erase_duckdb(
     scopes = person_scope(store, _person_from_plan(plan), idents)
     ids = list(plan["customer_ids"])
     selections: list[tuple[str, str, Sequence[Any]]] = [(s.table, s.where, s.params) for s in scopes]
+    quoting = _reasons_quoting(store, _person_from_plan(plan), idents)
+    if quoting:
+        ids_q = [q[0] for q in quoting]
+        selections.append((REASONS, f"reason_id IN ({', '.join('?' for _ in ids_q)})", ids_q))
     if ids:
         selections.append((RIGHTS_REQUESTS.name, f"person_id IN ({', '.join('?' for _ in ids)})", ids))
     # This job's own row: its plan holds the ids until now.
@@ -340,6 +377,9 @@ def _erase_duckdb(
             # The rows are still erased; compact_store() then copies the database instead.
             rewrite = None
         with store.transaction():
+            # Before the deletes: it finds the verbatims by the person's texts.
+            rows = _run_step(store, "reasons", plan, result)
+            audit.record(store, audit.ErasureStep(request_id=request_id, actor=plan["actor"], job_id=job_id, step="reasons", rows=rows))
             for scope in scopes:
                 rows = _delete(store, scope, result)
                 step = f"delete:{scope.table}"
