@@ -30,6 +30,20 @@ def fresh_demo_store(path: str | Path = DEMO_STORE) -> Store:
     p = Path(path)
     if str(path).startswith("postgresql://"):
         store = open_store(str(path))
+        if getattr(store, "schema", "public") != "public":
+            # The demo's own schema: dropped whole, so nothing of a previous run is left (derived
+            # tables, their keys, the store's meta) and the next open makes it afresh.
+            store.drop_schema()  # type: ignore[attr-defined]
+            store.close()
+            return open_store(str(path))
+        # Every table a previous run may have made, measures' and enrichment's included.
+        import goodwill.guard.batch
+        import goodwill.measure.fair_value
+        import goodwill.measure.goodwill_ledger
+        import goodwill.measure.promises
+        import goodwill.measure.runaround
+        import goodwill.understand.tables  # noqa: F401
+
         for table in reversed(list(store.counts())):
             store.execute(f"DELETE FROM {table}")
         return store
@@ -60,6 +74,13 @@ def demo_campaign_file() -> Path:
     return Path(str(resources.files("goodwill.guard").joinpath("examples", "demo-campaign.jsonl")))
 
 
+def _report_path(store: str) -> Path:
+    """Beside a store file; in the working directory for a server's URL (no file to sit beside)."""
+    if "://" in store:
+        return Path("demo-report.html")
+    return Path(store).with_name("demo-report.html")
+
+
 def demo_steps(store: str, who: str) -> list[tuple[str, list[str]]]:
     """The capabilities the demo shows, each as the command a person would type."""
     from goodwill.guard.simulate import AS_OF
@@ -75,6 +96,6 @@ def demo_steps(store: str, who: str) -> list[tuple[str, list[str]]]:
         ("Who we let down and went quiet", ["silent", *st]),
         ("Fair value and the loyalty penalty", ["fair-value", *st]),
         ("Vetting a campaign before it goes out", ["vet-campaign", str(demo_campaign_file()), "--as-of", AS_OF.isoformat(), *st]),
-        ("The outcome report for the board", ["report", "--out", str(Path(store).with_name("demo-report.html")), *st]),
+        ("The outcome report for the board", ["report", "--out", str(_report_path(store)), *st]),
         ("Ready for the front line: one read per person", ["optimize", *st]),
     ]
