@@ -41,6 +41,7 @@ import pyarrow as pa
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_measures import synth_sql
+from bench_scale import write_marked
 from goodwill.model import TABLES
 from goodwill.store import open_store
 from goodwill.store.base import conform
@@ -162,12 +163,7 @@ def render(results: dict[str, Any]) -> str:
 
 
 def write_md(results: dict[str, Any]) -> None:
-    text = MD.read_text(encoding="utf-8")
-    if BEGIN not in text:
-        raise SystemExit(f"{MD} has no line {BEGIN!r}: add it (and {END!r}) where the table goes")
-    before, _, rest = text.partition(BEGIN)
-    _, _, after = rest.partition(END)
-    MD.write_text(f"{before}{BEGIN}\n{render(results)}\n{END}{after}", encoding="utf-8")
+    write_marked(MD, BEGIN, END, render(results))
 
 
 def main() -> None:

@@ -392,11 +392,20 @@ def render(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def write_marked(md: Path, begin: str, end: str, body: str) -> None:
+    """Replace what lies between two marker lines of a results file, keeping the hand-written rest."""
+    text = md.read_text(encoding="utf-8")
+    if begin not in text:
+        raise SystemExit(f"{md} has no line {begin!r}: add it (and {end!r}) where the table goes")
+    before, _, rest = text.partition(begin)
+    _, _, after = rest.partition(end)
+    md.write_text(f"{before}{begin}\n{body}\n{end}{after}", encoding="utf-8")
+
+
 def write_md(results: dict[str, Any]) -> None:
-    text = MD.read_text(encoding="utf-8") if MD.exists() else f"# Scale\n\n{BEGIN}\n{END}\n"
-    before, _, rest = text.partition(BEGIN)
-    _, _, after = rest.partition(END)
-    MD.write_text(f"{before}{BEGIN}\n{render(results)}\n{END}{after}", encoding="utf-8")
+    if not MD.exists():
+        MD.write_text(f"# Scale\n\n{BEGIN}\n{END}\n", encoding="utf-8")
+    write_marked(MD, BEGIN, END, render(results))
 
 
 def main() -> None:
