@@ -47,6 +47,7 @@ from goodwill.rights.scope import TableScope, identifiers_of, person_scope
 from goodwill.store import Store, duck_erase
 from goodwill.store.duck import DuckDBStore
 from goodwill.store.pg import PostgresStore
+from goodwill.understand.tables import REASONS as REASONS_TABLE
 
 __all__ = ["ErasureResult", "compact_store", "erase_person", "pending_jobs", "resume_jobs", "run_job"]
 
@@ -261,19 +262,13 @@ def _run_step(store: Store, step: str, plan: dict[str, Any], result: dict[str, A
             result.setdefault("rows", {})[RIGHTS_REQUESTS.name] = n
         return n
     if step == "reasons":
-        n = 0
-        for reason_id, keep in _reasons_quoting(store, _person_from_plan(plan), [tuple(i) for i in plan["identifiers"]]):
-            store.execute(f"UPDATE {REASONS} SET representatives = ? WHERE reason_id = ?", [json.dumps(keep), reason_id])
-            n += 1
-        if n:
-            result.setdefault("rows", {})[REASONS] = n
-        return n
+        return _unquote(store, _reasons_quoting(store, _person_from_plan(plan), [tuple(i) for i in plan["identifiers"]]), result)
     if step == "forget":
         return 0
     raise StoreError(f"Unknown erasure step {step!r}.")
 
 
-REASONS = "reasons"
+REASONS = REASONS_TABLE.name
 
 
 def _reasons_quoting(store: Store, person: Person, idents: list[tuple[str, str]]) -> list[tuple[Any, list[str]]]:
@@ -295,6 +290,15 @@ def _reasons_quoting(store: Store, person: Person, idents: list[tuple[str, str]]
         if len(keep) != len(said):
             out.append((r["reason_id"], keep))
     return out
+
+
+def _unquote(store: Store, quoting: list[tuple[Any, list[str]]], result: dict[str, Any]) -> int:
+    """Write back each reason's verbatims without the person's words."""
+    for reason_id, keep in quoting:
+        store.execute(f"UPDATE {REASONS} SET representatives = ? WHERE reason_id = ?", [json.dumps(keep), reason_id])
+    if quoting:
+        result.setdefault("rows", {})[REASONS] = len(quoting)
+    return len(quoting)
 
 
 def _touched(result: dict[str, Any]) -> list[str]:
@@ -377,8 +381,8 @@ def _erase_duckdb(
             # The rows are still erased; compact_store() then copies the database instead.
             rewrite = None
         with store.transaction():
-            # Before the deletes: it finds the verbatims by the person's texts.
-            rows = _run_step(store, "reasons", plan, result)
+            # Found before the transaction, while the person's texts were there to match.
+            rows = _unquote(store, quoting, result)
             audit.record(store, audit.ErasureStep(request_id=request_id, actor=plan["actor"], job_id=job_id, step="reasons", rows=rows))
             for scope in scopes:
                 rows = _delete(store, scope, result)
@@ -409,7 +413,7 @@ def compact_store(store: Store, touched: list[str] | None = None) -> None:
         pending = _uncompacted(store)
         names = set(touched) if touched is not None else {n for _, res in pending for n in _touched(res)}
         names |= {RIGHTS_JOBS.name, RIGHTS_REQUESTS.name, "rights_events"}
-        store.compact(sorted(n for n in names if store.table_exists(n)))
+        store.compact(sorted(names))
         _mark_compacted(store, pending if touched is None else [])
         return
     if not isinstance(store, DuckDBStore):

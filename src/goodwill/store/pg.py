@@ -34,7 +34,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from goodwill.errors import ConfigError, MissingDependencyError, StoreError
-from goodwill.model import Table
+from goodwill.model import TABLES, Table
 from goodwill.store.base import Params, Store, check_identifier, has_repeats
 from goodwill.store.ddl import META_DDL, POSTGRES_TYPES, create_table_sql
 
@@ -131,6 +131,7 @@ class PostgresStore(Store):
         # Applies to the tables this store creates; a table keeps the layout it was made with.
         self.partitions = _partitions(options.get("partitions"))
         self._layouts: dict[str, str] = {}
+        self._secret: str | None = None
         self._lock = threading.RLock()
         self._known: set[str] = set()
         try:
@@ -249,11 +250,14 @@ class PostgresStore(Store):
         self.con.execute(f"CREATE TRIGGER {keys}_clear AFTER TRUNCATE ON {name} FOR EACH STATEMENT EXECUTE FUNCTION {keys}_clear()")
 
     def _key_secret(self) -> str:
-        raw = self.get_meta(KEY_SECRET)
-        if raw is None:
-            raw = secrets.token_hex(16)
-            self.set_meta(KEY_SECRET, raw)
-        return raw
+        # Made once per store and never changed (the triggers hold it too): read once.
+        if self._secret is None:
+            raw = self.get_meta(KEY_SECRET)
+            if raw is None:
+                raw = secrets.token_hex(16)
+                self.set_meta(KEY_SECRET, raw)
+            self._secret = raw
+        return self._secret
 
     @staticmethod
     def _key_sql(table: Table, alias: str) -> str:
@@ -280,7 +284,7 @@ class PostgresStore(Store):
         """Rebuild a keyed table's hashes from its rows, after rows came in with the triggers off
         (``pg_restore --disable-triggers``, ``session_replication_role = replica``). Returns the
         keys stored."""
-        table = self._tables_by_name().get(name)
+        table = TABLES.get(name)
         if table is None or self.layout(name) != "keyed":
             raise StoreError(f"{name} is not a keyed, partitioned table of this store.")
         expr = self._key_sql(table, "x")
@@ -298,12 +302,6 @@ class PostgresStore(Store):
                     f"{name} holds two rows with the same {', '.join(table.primary_key)}.",
                     hint="Remove the repeated rows (keep one of each), then rebuild the keys again.",
                 ) from exc
-
-    @staticmethod
-    def _tables_by_name() -> dict[str, Table]:
-        from goodwill.model import TABLES
-
-        return dict(TABLES)
 
     def relations_of(self, table: str, where: str, params: Params = None) -> list[str]:
         """The partitions (or the table itself) holding the rows ``where`` selects: what an
@@ -366,54 +364,14 @@ class PostgresStore(Store):
                     yield pa.RecordBatch.from_pydict({n: list(c) for n, c in zip(names, cols, strict=False)})
 
     def _append(self, table: Table, data: pa.Table, *, dedupe: bool) -> int:
-        if self.layout(table.name) == "keyed":
-            return self._append_keyed(table, data, dedupe=dedupe)
-        cols = ", ".join(table.column_names)
-        payload = _csv(data)
-        tmp = f"_gw_tmp_{table.name}"
-        with self._lock:
-            if dedupe and not has_repeats(data, table.primary_key):
-                # Most bulk loads bring only new keys: COPY straight into the table, inside a
-                # savepoint, and fall back to the de-duplicating path below only if a key is
-                # already stored (COPY is all or nothing, so the fallback starts clean).
-                try:
-                    with self.con.transaction():
-                        self._copy(table.name, cols, payload)
-                        return data.num_rows
-                except psycopg.errors.UniqueViolation:
-                    pass
-                except psycopg.Error as exc:
-                    raise _pg_error(exc, self.dsn) from exc
-            try:
-                with self.con.transaction():
-                    self.con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {tmp} (LIKE {table.name}) ON COMMIT DELETE ROWS")
-                    self._copy(tmp, cols, payload)
-                    pk = ", ".join(table.primary_key)
-                    if dedupe:
-                        # DISTINCT ON sorts the batch: pay for it only when keys repeat in it.
-                        distinct = f"DISTINCT ON ({pk}) " if has_repeats(data, table.primary_key) else ""
-                        sql = (
-                            f"INSERT INTO {table.name} ({cols}) SELECT {distinct}{cols} FROM {tmp} "
-                            f"ON CONFLICT ({pk}) DO NOTHING"
-                        )
-                    else:
-                        sql = f"INSERT INTO {table.name} ({cols}) SELECT {cols} FROM {tmp}"
-                    cur = self.con.execute(sql)
-                    return cur.rowcount
-            except psycopg.Error as exc:
-                raise _pg_error(exc, self.dsn) from exc
-
-    def _copy(self, table: str, cols: str, payload: bytes) -> None:
-        with self.con.cursor().copy(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT csv)") as cp:
-            cp.write(payload)
-
-    def _append_keyed(self, table: Table, data: pa.Table, *, dedupe: bool) -> int:
         cols = ", ".join(table.column_names)
         payload = _csv(data)
         with self._lock:
             if not dedupe or not has_repeats(data, table.primary_key):
-                # New keys (the usual bulk load): COPY straight in; the insert trigger stores
-                # their hashes, a stored key fails it, and the savepoint leaves nothing behind.
+                # Most bulk loads bring only new keys: COPY straight into the table, inside a
+                # savepoint (a keyed table's insert trigger stores the hashes). A key already
+                # stored fails it, and COPY is all or nothing: without de-duplication that is
+                # the error, with it the fallback below starts clean.
                 try:
                     with self.con.transaction():
                         self._copy(table.name, cols, payload)
@@ -424,20 +382,33 @@ class PostgresStore(Store):
                 except psycopg.Error as exc:
                     raise _pg_error(exc, self.dsn) from exc
             tmp = f"_gw_tmp_{table.name}"
-            pk = ", ".join(table.primary_key)
             try:
                 with self.con.transaction():
                     self.con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {tmp} (LIKE {table.name}) ON COMMIT DELETE ROWS")
                     self._copy(tmp, cols, payload)
-                    cur = self.con.execute(
-                        f"INSERT INTO {table.name} ({cols}) SELECT DISTINCT ON ({pk}) {cols} FROM {tmp} x "
-                        f"WHERE NOT EXISTS (SELECT 1 FROM _gw_keys_{table.name} "
-                        f"WHERE k = CAST(md5(%s || {self._key_sql(table, 'x')}) AS uuid))",
-                        [self._key_secret()],
-                    )
-                    return cur.rowcount
+                    sql, params = self._insert_new(table, tmp, has_repeats(data, table.primary_key))
+                    return self.con.execute(sql, params).rowcount
             except psycopg.Error as exc:
                 raise _pg_error(exc, self.dsn) from exc
+
+    def _insert_new(self, table: Table, tmp: str, repeats: bool) -> tuple[str, list[Any] | None]:
+        """The INSERT of a batch's rows whose key is not stored, one row per key."""
+        cols = ", ".join(table.column_names)
+        pk = ", ".join(table.primary_key)
+        # DISTINCT ON sorts the batch: pay for it only when keys repeat in it.
+        distinct = f"DISTINCT ON ({pk}) " if repeats else ""
+        if self.layout(table.name) == "keyed":
+            return (
+                f"INSERT INTO {table.name} ({cols}) SELECT {distinct}{cols} FROM {tmp} x "
+                f"WHERE NOT EXISTS (SELECT 1 FROM _gw_keys_{table.name} "
+                f"WHERE k = CAST(md5(%s || {self._key_sql(table, 'x')}) AS uuid))",
+                [self._key_secret()],
+            )
+        return f"INSERT INTO {table.name} ({cols}) SELECT {distinct}{cols} FROM {tmp} ON CONFLICT ({pk}) DO NOTHING", None
+
+    def _copy(self, table: str, cols: str, payload: bytes) -> None:
+        with self.con.cursor().copy(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT csv)") as cp:
+            cp.write(payload)
 
     def optimize(self, tables: Sequence[str] | None = None) -> None:
         with self._lock:
