@@ -62,6 +62,28 @@ def test_minilm_shapes_norms_and_meaning(minilm: OnnxMiniLM) -> None:
     assert np.allclose(emb, again, atol=1e-5)
 
 
+def test_a_text_vector_does_not_depend_on_its_batch_mates_or_threads(minilm: OnnxMiniLM) -> None:
+    # The int8 model scales activations per call: batched, a text's vector moves with the
+    # others in its batch, and a Spark partition would score it differently from a local run.
+    texts = [*narratives(5), "@united lost my bag again", "ok", "Thanks for the quick refund!"]
+    alone = np.stack([minilm.embed([t])[0] for t in texts])
+    together = minilm.embed(texts)
+    one_thread = OnnxMiniLM(threads=1).embed(texts[::-1])[::-1]
+    assert np.array_equal(alone, together)
+    assert np.array_equal(alone, one_thread)
+    # The batched mode exists (for GPUs) and does drift, which is why it is not the default.
+    batched = OnnxMiniLM(batch_size=8).embed(texts)
+    assert not np.array_equal(alone, batched)
+    assert ((alone * batched).sum(axis=1) > 0.95).all()
+
+
+def test_minilm_refuses_nonsense_settings() -> None:
+    with pytest.raises(ConfigError, match="batch_size"):
+        OnnxMiniLM(batch_size=0)
+    with pytest.raises(ConfigError, match="threads"):
+        OnnxMiniLM(threads=0)
+
+
 def test_minilm_truncates_long_texts_at_256_tokens(minilm: OnnxMiniLM) -> None:
     long = " ".join(narratives(60)[:20])
     assert len(minilm.tokenizer.encode(long).ids) == 256

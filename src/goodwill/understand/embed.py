@@ -9,7 +9,9 @@ cut at 256 tokens, as sentence-transformers does for this model.
 from __future__ import annotations
 
 import json
+import os
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -17,9 +19,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from goodwill.errors import MissingDependencyError
+from goodwill.errors import ConfigError, MissingDependencyError
 
-__all__ = ["MODEL_DIR", "HashingEmbedder", "OnnxMiniLM", "texts_of"]
+__all__ = ["MODEL_DIR", "HashingEmbedder", "OnnxMiniLM", "available_cpus", "texts_of"]
 
 MODEL_DIR = Path(__file__).resolve().parent / "models"
 MAX_TOKENS = 256
@@ -56,17 +58,30 @@ class HashingEmbedder:
 
 
 class OnnxMiniLM:
-    """all-MiniLM-L6-v2, int8 per-channel quantised, on onnxruntime (CPU, or CUDA when present)."""
+    """all-MiniLM-L6-v2, int8 per-channel quantised, on onnxruntime (CPU, or CUDA when present).
+
+    On CPU each text runs alone (``batch_size=1``) on one core, and ``threads`` texts run at once.
+    Alone, because the int8 model quantises activations with one scale per call: in a batch, a
+    text's vector would shift with its batch-mates (cosine 0.97 for "ok" batched with long texts),
+    so the same words could land in another contact reason on another run or partition. It is
+    also no slower: no padding, and single-threaded calls do not wait on each other (measured in
+    BENCHMARKS.md). On a GPU, batches pay off; pass ``batch_size`` and accept the drift.
+    """
 
     name = "all-MiniLM-L6-v2-int8"
     dim = 384
 
     def __init__(
-        self, model_dir: Path = MODEL_DIR, *, batch_size: int = 64, threads: int | None = None
+        self, model_dir: Path = MODEL_DIR, *, batch_size: int = 1, threads: int | None = None
     ) -> None:
+        if batch_size < 1:
+            raise ConfigError(f"batch_size must be at least 1, not {batch_size}.")
+        if threads is not None and threads < 1:
+            raise ConfigError(f"threads must be at least 1, not {threads}.",
+                              hint="Leave it out to use every CPU this process may run on.")
         self.model_dir = model_dir
         self.batch_size = batch_size
-        self.threads = threads
+        self.threads = threads or available_cpus()
         meta_path = model_dir / "minilm.json"
         self.meta: dict[str, Any] = json.loads(meta_path.read_text()) if meta_path.exists() else {}
 
@@ -77,8 +92,9 @@ class OnnxMiniLM:
         except ImportError as exc:
             raise MissingDependencyError("onnxruntime", "text", "The MiniLM embedder") from exc
         opts = ort.SessionOptions()
-        if self.threads:
-            opts.intra_op_num_threads = self.threads
+        # Parallel across texts, not inside one: see the class docstring.
+        opts.intra_op_num_threads = 1
+        opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
         providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider")
                      if p in ort.get_available_providers()]
@@ -109,14 +125,34 @@ class OnnxMiniLM:
         lengths = np.array([len(x) for x in ids])
         # Batches of similar length waste little on padding: long texts cost quadratically.
         order = np.argsort(lengths, kind="stable")
-        for lo in range(0, len(order), self.batch_size):
-            sel = order[lo : lo + self.batch_size]
-            width = int(lengths[sel].max())
-            input_ids = np.zeros((len(sel), width), dtype=np.int64)
-            mask = np.zeros((len(sel), width), dtype=np.int64)
-            for r, i in enumerate(sel):
-                input_ids[r, : lengths[i]] = ids[i]
-                mask[r, : lengths[i]] = 1
-            (emb,) = self._session.run(None, {"input_ids": input_ids, "attention_mask": mask})
-            out[sel] = emb
+        batches = [order[lo : lo + self.batch_size] for lo in range(0, len(order), self.batch_size)]
+        session = self._session
+
+        def run(share: list[np.ndarray]) -> None:
+            for sel in share:
+                width = int(lengths[sel].max())
+                input_ids = np.zeros((len(sel), width), dtype=np.int64)
+                mask = np.zeros((len(sel), width), dtype=np.int64)
+                for r, i in enumerate(sel):
+                    input_ids[r, : lengths[i]] = ids[i]
+                    mask[r, : lengths[i]] = 1
+                (emb,) = session.run(None, {"input_ids": input_ids, "attention_mask": mask})
+                out[sel] = emb
+
+        workers = min(self.threads, len(batches))
+        if workers == 1:
+            run(batches)
+        else:
+            # onnxruntime lets go of the GIL while it runs, so threads give real parallelism;
+            # dealing the length-sorted batches round-robin gives each thread a like share.
+            with ThreadPoolExecutor(workers) as pool:
+                list(pool.map(run, [batches[k::workers] for k in range(workers)]))
         return out
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (a container's or taskset's limit, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
