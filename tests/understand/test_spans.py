@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
+import pytest
 
 from goodwill.understand.spans import KeywordSpanTagger, PatternSpanTagger
+
+LABELS = Path(__file__).resolve().parents[1] / "data" / "understand"
 
 
 def kinds(text: str) -> dict[str, str]:
@@ -27,10 +32,94 @@ def test_repeat_contact_and_effort_spans() -> None:
     assert got["effort"].startswith("on hold for 2 hours")
 
 
+# Cues spans-patterns-v1 missed (each of these found nothing of its kind in v1).
+NEW_CUES = [
+    ("repeat_contact", "I have contacted Mohela numerous times about the overpayment."),
+    ("repeat_contact", "I contacted XXXX XXXX several times and nobody helped."),
+    ("repeat_contact", "This is my second complaint about the same account."),
+    ("repeat_contact", "I filed previous complaints with the CFPB about this."),
+    ("repeat_contact", "I again reached out to them in March."),
+    ("repeat_contact", "I reached out to Navient again and got the same answer."),
+    ("repeat_contact", "I made numerous phone calls to the servicer."),
+    ("repeat_contact", "I keep opening disputes and they keep closing them."),
+    ("repeat_contact", "This is a previously disputed account."),
+    ("repeat_contact", "I called on Monday and nobody knew. I called the bank again on Friday."),
+    ("effort", "I have been dealing with this for months."),
+    ("effort", "It has been six months since I submitted the form."),
+    ("effort", "Over 30 days and still nothing has been fixed."),
+    ("effort", "Mohela sent me to the Department of Education, which sent me back."),
+    ("effort", "They referred me to Credit Journey, who told me to sign in."),
+    ("effort", "I called for hours to no avail."),
+    ("effort", "I have been unable to reach anybody at the company."),
+    ("effort", "It's been 3 weeks and no reply from customer relations."),
+    ("effort", "She transferred me to another department."),
+    ("expectation", "The agent stated it would be corrected within a week."),
+    ("expectation", "They agreed to waive the late fee."),
+    ("expectation", "I am not supposed to be charged interest while in forbearance."),
+    ("expectation", "I should not have been charged a late fee."),
+    ("expectation", "The loan shouldve been paid off with my lump sum."),
+    ("expectation", "They informed me it would be refunded within 30 days."),
+    ("expectation", "The email clearly states that there are settlement options for me."),
+    ("expectation", "They did not return my money as they advertised."),
+    ("expectation", "I have yet to receive the payout that was promised."),
+]
+
+
+@pytest.mark.parametrize(("kind", "text"), NEW_CUES)
+def test_new_cues(kind: str, text: str) -> None:
+    assert kind in kinds(text)
+
+
+# Near misses that must stay quiet. Decisions (tests/data/understand/README.md):
+# being *not* told is not an expectation (nothing was said that could be kept or broken);
+# "hold" is effort only as a phone queue; contacts the company made are not the customer's.
+NEGATIVES = [
+    ("expectation", "I was not told anything about the fee."),
+    ("expectation", "I was never informed of the change."),
+    ("expectation", "The late payments were due to fraud."),
+    ("expectation", "I was told to call the number on the back of my card."),
+    ("expectation", "You should have all the pilots answer phones."),
+    ("effort", "Please hold on while I check."),
+    ("effort", "Hold on, that is not my account."),
+    ("effort", "The bank put a 10 day hold on my deposit."),
+    ("effort", "My loans were placed on hold during the litigation."),
+    ("effort", "I took out a loan for 3 years in 2019."),
+    ("effort", "My payment was reported 30 days late."),
+    ("effort", "The money was transferred from my account to theirs."),
+    ("effort", "The loan was transferred to another servicer."),
+    ("repeat_contact", "They called me several times a day."),
+    ("repeat_contact", "I received multiple emails from them about the offer."),
+    ("repeat_contact", "I had begun accumulating interest once again."),
+    ("repeat_contact", "This is the second time my flight was cancelled."),
+    ("repeat_contact", "I have several inquiries on my report that I did not authorise."),
+    ("repeat_contact", "They attempted debit withdrawals daily."),
+]
+
+
+@pytest.mark.parametrize(("kind", "text"), NEGATIVES)
+def test_negatives(kind: str, text: str) -> None:
+    assert kind not in kinds(text)
+
+
+def test_span_runs_from_the_cue_to_the_end_of_its_clause() -> None:
+    got = kinds("Last week the agent stated it would be corrected; nothing happened since.")
+    assert got["expectation"] == "the agent stated it would be corrected"
+    # Two cues of a kind overlapping give one span, from the earlier cue.
+    found = PatternSpanTagger().tag(["Over two hours on hold for a 4-minute fix"])
+    assert found.kind == ["effort"]
+    assert found.text == ["Over two hours on hold for a 4-minute fix"]
+
+
+def test_a_second_telling_of_a_contact_is_a_repeat_and_the_first_is_not() -> None:
+    assert "repeat_contact" not in kinds("I called the bank on Monday and asked about the fee.")
+    found = PatternSpanTagger().tag(["I called the bank on Monday. Then I called the branch on Friday."])
+    assert found.text == ["I called the branch on Friday"]
+
+
 def test_offsets_point_into_the_text_and_rows_are_kept() -> None:
-    texts = ["nothing here", "Still waiting for my refund! I expected it last month."]
+    texts = ["nothing here", "Still waiting for my refund! I expected it last month.", "İSTANBUL: I was told it would come by now."]
     found = PatternSpanTagger().tag(pa.array(texts))
-    assert set(found.row.tolist()) == {1}
+    assert set(found.row.tolist()) == {1, 2}
     for r, s, e, t in zip(found.row, found.start, found.end, found.text, strict=True):
         assert texts[r][s:e].strip() == t
 
@@ -42,21 +131,41 @@ def test_plain_text_has_no_spans_and_the_keyword_baseline_is_cruder() -> None:
     assert len(PatternSpanTagger().tag(pa.array(["I told my friend to hold the door again"]))) == 0
 
 
-def test_precision_on_hand_labelled_cfpb_narratives() -> None:
-    # 100 CFPB narratives labelled by hand (tests/data/understand/README.md). The tagger's recall
-    # is low (see benchmarks/results/understand.md); what it finds should mostly be right.
-    import numpy as np
-    import pandas as pd
+def test_nulls_and_empty_texts() -> None:
+    found = PatternSpanTagger().tag(pa.array([None, "", "I was promised a call back."], type=pa.string()))
+    assert found.row.tolist() == [2]
 
-    path = Path(__file__).resolve().parents[1] / "data" / "understand" / "span_labels.csv"
-    labels = pd.read_csv(path, dtype=str, keep_default_na=False)
+
+def _hits(labels: pd.DataFrame, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    found = PatternSpanTagger().tag(labels["text"].tolist())
+    hit = np.zeros(len(labels), dtype=bool)
+    hit[[r for r, k in zip(found.row, found.kind, strict=True) if k == kind]] = True
+    return hit, labels[kind].astype(int).to_numpy() == 1
+
+
+def test_recall_and_precision_on_the_development_narratives() -> None:
+    # The 100 CFPB narratives of the development set (tests/data/understand/README.md), which
+    # the patterns were written against: floors a little under what they score, so a pattern
+    # that breaks shows. How they do on texts they were not written against is in
+    # benchmarks/results/understand_spans.md.
+    labels = pd.read_csv(LABELS / "span_labels_dev.csv", dtype=str, keep_default_na=False)
     cfpb = labels[labels["source"] == "cfpb"].reset_index(drop=True)
     assert len(cfpb) == 100 and cfpb["id"].is_unique
-    found = PatternSpanTagger().tag(cfpb["text"].tolist())
-    # Floors a little under what the shipped patterns score, so a pattern that breaks shows.
-    for kind, min_hits, min_precision in (("expectation", 15, 0.85), ("repeat_contact", 6, 0.75), ("effort", 3, 0.6)):
-        truth = cfpb[kind].astype(int).to_numpy() == 1
-        hit = np.zeros(len(cfpb), dtype=bool)
-        hit[[r for r, k in zip(found.row, found.kind, strict=True) if k == kind]] = True
-        assert hit.sum() >= min_hits, (kind, int(hit.sum()))
-        assert (hit & truth).sum() / hit.sum() >= min_precision, (kind, int((hit & truth).sum()), int(hit.sum()))
+    for kind, min_recall, min_precision in (("expectation", 0.8, 0.85), ("repeat_contact", 0.8, 0.9), ("effort", 0.85, 0.9)):
+        hit, truth = _hits(cfpb, kind)
+        tp = int((hit & truth).sum())
+        assert tp / truth.sum() >= min_recall, (kind, tp, int(truth.sum()))
+        assert tp / hit.sum() >= min_precision, (kind, tp, int(hit.sum()))
+
+
+def test_the_development_and_test_sets_share_no_text() -> None:
+    dev = pd.read_csv(LABELS / "span_labels_dev.csv", dtype=str, keep_default_na=False)
+    test = pd.read_csv(LABELS / "span_labels.csv", dtype=str, keep_default_na=False)
+    assert len(dev) == 150 and dev["id"].is_unique
+    assert (dev["source"] == "cfpb").sum() == 100 and (dev["source"] == "airline").sum() == 50
+    assert not set(dev["id"]) & set(test["id"])
+    assert not set(dev.loc[dev["source"] == "cfpb", "text"]) & set(test.loc[test["source"] == "cfpb", "text"])
+    # Tweets' licence is not stated: only their ids are committed.
+    assert (dev.loc[dev["source"] == "airline", "text"] == "").all()
+    for kind in ("expectation", "repeat_contact", "effort"):
+        assert set(dev[kind]) <= {"0", "1"}

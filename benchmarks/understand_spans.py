@@ -1,0 +1,150 @@
+"""Evaluate the expectation / repeat-contact / effort span taggers on hand-labelled real texts.
+
+    .venv/bin/python benchmarks/understand_spans.py [--out FILE]
+    .venv/bin/python benchmarks/understand_spans.py --draw-dev FILE   # the dev sample, unlabelled
+
+Two label files in tests/data/understand (see its README):
+
+- ``span_labels_dev.csv``: the development set. The patterns were written while reading it, so
+  its scores are optimistic and are reported as *dev*, never as the tagger's quality.
+- ``span_labels.csv``: the test set, not read while writing the patterns.
+
+Both taggers (the patterns and the one-keyword baseline) are scored on both sets in the same
+run. A text counts as found for a kind when the tagger puts at least one span of that kind in it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from evalstats import prf  # noqa: E402
+from goodwill.understand.spans import KeywordSpanTagger, PatternSpanTagger  # noqa: E402
+
+DATA = Path(os.environ.get("GOODWILL_DATA", REPO.parent / "shared" / "data"))
+LABELS = REPO / "tests" / "data" / "understand"
+TEST = LABELS / "span_labels.csv"
+DEV = LABELS / "span_labels_dev.csv"
+KINDS = ("expectation", "repeat_contact", "effort")
+CUT = 1500
+DEV_SEED = 2026
+LINES: list[str] = []
+
+
+def say(line: str = "") -> None:
+    print(line, flush=True)
+    LINES.append(line)
+
+
+def _cfpb() -> pd.DataFrame:
+    path = DATA / "cfpb-complaints" / "complaints-with-narratives.csv.gz"
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def _tweets() -> pd.DataFrame:
+    path = DATA / "airline-sentiment" / "Tweets.csv.gz"
+    return pd.read_csv(path, dtype={"tweet_id": str}).drop_duplicates("tweet_id")
+
+
+def draw_dev() -> pd.DataFrame:
+    """The dev sample: same sources, mix and cut as the test set, none of its texts.
+
+    The test set took ``sample(100, random_state=7)`` of the narratives and ``sample(50,
+    random_state=7)`` of the de-duplicated tweets. Here every test id *and* every test text
+    (some narratives and tweets are published twice under different ids) is removed first, and
+    repeated texts are kept once, so no dev text is a test text or another dev text.
+    """
+    test = pd.read_csv(TEST, dtype=str, keep_default_na=False)
+    tweets = _tweets()
+    by_id = dict(zip(tweets["tweet_id"], tweets["text"], strict=True))
+    test_texts = {t if s == "cfpb" else by_id[i] for s, i, t in zip(test["source"], test["id"], test["text"], strict=True)}
+    test_ids = set(test["id"])
+
+    cfpb = _cfpb()
+    cfpb["cut"] = cfpb["Consumer complaint narrative"].str[:CUT]
+    cfpb = cfpb[~cfpb["Complaint ID"].isin(test_ids) & ~cfpb["cut"].isin(test_texts)].drop_duplicates("cut")
+    c = cfpb.sample(100, random_state=DEV_SEED)
+    tweets = tweets[~tweets["tweet_id"].isin(test_ids) & ~tweets["text"].isin(test_texts)].drop_duplicates("text")
+    a = tweets.sample(50, random_state=DEV_SEED)
+    # Tweets' licence is not stated: only their id is committed, as in the test set.
+    return pd.concat(
+        [
+            pd.DataFrame({"source": "cfpb", "id": c["Complaint ID"], "text": c["cut"]}),
+            pd.DataFrame({"source": "airline", "id": a["tweet_id"], "text": ""}),
+        ],
+        ignore_index=True,
+    )
+
+
+def load(path: Path) -> tuple[pd.DataFrame, list[str]]:
+    """The label rows and their texts (tweets read from GOODWILL_DATA by id)."""
+    labels = pd.read_csv(path, dtype=str, keep_default_na=False)
+    by_id = dict(zip(*(_tweets()[c] for c in ("tweet_id", "text")), strict=True))
+    texts = [t if s == "cfpb" else by_id[i] for s, i, t in zip(labels["source"], labels["id"], labels["text"], strict=True)]
+    return labels, texts
+
+
+def score(path: Path, role: str) -> None:
+    labels, texts = load(path)
+    n_cfpb = int((labels["source"] == "cfpb").sum())
+    n_air = int((labels["source"] == "airline").sum())
+    say(f"**{role}** (`{path.relative_to(REPO)}`): {len(labels)} texts ({n_cfpb} CFPB narratives cut to "
+        f"{CUT:,} characters, {n_air} airline tweets).")
+    say("")
+    say("| kind | texts with it | tagger | precision | recall | F1 | TP / predicted / labelled |")
+    say("|---|---|---|---|---|---|---|")
+    taggers = (PatternSpanTagger(), KeywordSpanTagger())
+    found = {t.name: t.tag(texts) for t in taggers}
+    for k in KINDS:
+        gold = [v == "1" for v in labels[k]]
+        for t in taggers:
+            f = found[t.name]
+            hit = np.zeros(len(texts), dtype=bool)
+            hit[[r for r, kind in zip(f.row, f.kind, strict=True) if kind == k]] = True
+            res = prf(hit.tolist(), gold)
+            base = " (baseline)" if isinstance(t, KeywordSpanTagger) else ""
+            say(f"| {k} | {res['gold']} | {t.name}{base} | {res['precision']:.2f} | {res['recall']:.2f} | "
+                f"{res['f1']:.2f} | {res['tp']} / {res['predicted']} / {res['gold']} |")
+    say("")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, help="write the tables (markdown) here too")
+    ap.add_argument("--draw-dev", type=Path, metavar="FILE",
+                    help="write the dev sample (unlabelled: source, id, text) to FILE and stop")
+    args = ap.parse_args()
+    if not DATA.exists():
+        print(f"shared data not found at {DATA}: set GOODWILL_DATA to the folder holding "
+              "cfpb-complaints/ and airline-sentiment/", file=sys.stderr)
+        return 2
+    if args.draw_dev:
+        draw_dev().to_csv(args.draw_dev, index=False)
+        return 0
+    if not DEV.exists():
+        print(f"{DEV} is missing: draw it with --draw-dev and label it (tests/data/understand/README.md)",
+              file=sys.stderr)
+        return 2
+    say(f"Command: `.venv/bin/python benchmarks/understand_spans.py{' --out ' + str(args.out) if args.out else ''}`; "
+        f"CPUs: {os.cpu_count()}; load average at the start: "
+        f"{' / '.join(f'{x:.1f}' for x in os.getloadavg())} (1/5/15 min); date {time.strftime('%Y-%m-%d %H:%M')}.")
+    say("")
+    score(DEV, "Development set (the patterns were written against it: optimistic)")
+    score(TEST, "Test set (untouched while writing the patterns)")
+    if args.out:
+        args.out.write_text("\n".join(LINES) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
