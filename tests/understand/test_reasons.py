@@ -77,6 +77,23 @@ def test_refit_keeps_ids_where_reasons_persist_and_adds_new_ones() -> None:
     assert all(second.id_changes[i] == i for i in range(1, 5))
 
 
+def test_a_refit_leaves_texts_in_their_reasons_when_the_data_did_not_move() -> None:
+    # No cluster structure at all: any k-means partition is one of many, so a fresh fit with
+    # another seed would cut the cloud elsewhere. A refit starts from the old reasons instead.
+    rng = np.random.default_rng(12)
+    x = rng.normal(size=(1200, 16)).astype(np.float32)
+    texts = [f"text {i}" for i in range(len(x))]
+    first = fit_reasons(x, texts, k=8, seed=0)
+    before, _ = first.assign(x)
+    more = np.vstack([x, rng.normal(size=(120, 16)).astype(np.float32)])
+    second = fit_reasons(more, [*texts, *(f"new {i}" for i in range(120))], k=8, seed=5, previous=first)
+    after, _ = second.assign(x)
+    assert (after == before).mean() >= 0.9
+    cold = fit_reasons(more, [*texts, *(f"new {i}" for i in range(120))], k=8, seed=5, previous=first,
+                       warm_start=False)
+    assert (cold.assign(x)[0] == before).mean() < (after == before).mean()
+
+
 def test_keywords_label_real_cfpb_issues() -> None:
     df = pd.read_csv(SAMPLE, dtype=str, keep_default_na=False)
     issues = sorted(df["Issue"].unique())

@@ -5,8 +5,10 @@
   The number of reasons follows a stated rule (:func:`default_k`) unless given.
 - **Assign**: nearest centroid by cosine; a text farther than the model's threshold (the
   99th percentile of the fit sample's distances) is left unassigned, and that share is reported.
-- **Refit**: new centroids are matched to the old by the Hungarian method on cosine; a match
-  at or above ``keep_id_cosine`` keeps its old id, so ids persist where reasons persist.
+- **Refit**: k-means starts from the previous reasons' centroids (k-means++ seeds any extra
+  ones), so a text stays in its reason unless the new data moved it; new centroids are then
+  matched to the old by the Hungarian method on cosine, and a match at or above
+  ``keep_id_cosine`` keeps its old id, so ids persist where reasons persist.
 - **Labels**: class-based TF-IDF keywords per reason; representatives are the sample texts
   nearest the centroid.
 - **Emerging**: a reason whose share in recent weeks is well above its earlier share, with a
@@ -59,18 +61,35 @@ def _unit(x: np.ndarray) -> np.ndarray:
 
 
 def spherical_kmeans(
-    x: np.ndarray, k: int, *, seed: int = 0, max_iter: int = 40, tol: float = 1e-5
+    x: np.ndarray,
+    k: int,
+    *,
+    seed: int = 0,
+    max_iter: int = 40,
+    tol: float = 1e-5,
+    init: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Cluster unit vectors by cosine; returns (centroids k x d, labels). Deterministic per seed."""
+    """Cluster unit vectors by cosine; returns (centroids k x d, labels). Deterministic per seed.
+
+    ``init`` starts from given centroids (a refit starts from the previous reasons, so texts
+    stay where they were unless the data moved them); k-means++ seeds any beyond them."""
     x = _unit(x)
     n = len(x)
     k = min(k, n)
     rng = np.random.default_rng(seed)
-    # k-means++ seeding on cosine distance.
     centroids = np.empty((k, x.shape[1]), dtype=np.float32)
-    centroids[0] = x[rng.integers(n)]
-    closest = 1.0 - x @ centroids[0]
-    for c in range(1, k):
+    start = 0
+    if init is not None and len(init):
+        if init.shape[1] != x.shape[1]:
+            raise ValueError(f"initial centroids have {init.shape[1]} dimensions, the texts {x.shape[1]}")
+        start = min(k, len(init))
+        centroids[:start] = _unit(init[:start])
+    else:
+        centroids[0] = x[rng.integers(n)]
+        start = 1
+    # k-means++ seeding on cosine distance.
+    closest = (1.0 - x @ centroids[:start].T).min(axis=1)
+    for c in range(start, k):
         p = np.clip(closest, 0, None) ** 2
         total = p.sum()
         pick = int(rng.choice(n, p=p / total)) if total > 0 else int(rng.integers(n))
@@ -194,6 +213,7 @@ def fit_reasons(
     keep_id_cosine: float = 0.8,
     outlier_quantile: float = 0.99,
     n_representatives: int = 3,
+    warm_start: bool = True,
 ) -> ReasonModel:
     """Fit reasons on a sample (the caller bounds its size). Same inputs and seed, same model."""
     if len(embeddings) != len(texts):
@@ -202,7 +222,12 @@ def fit_reasons(
         raise ValueError("at least two texts are needed to find reasons")
     x = _unit(embeddings)
     kk = k or default_k(len(x))
-    centroids, labels = spherical_kmeans(x, kk, seed=seed)
+    init = None
+    if warm_start and previous is not None and previous.reasons and previous.centroids.shape[1] == x.shape[1]:
+        # Largest first, so a smaller k keeps the reasons that matter most.
+        by_size = sorted(previous.reasons, key=lambda r: (-r.size, r.reason_id))
+        init = np.stack([r.centroid for r in by_size])
+    centroids, labels = spherical_kmeans(x, kk, seed=seed, init=init)
     kk = len(centroids)
     dist = 1.0 - (x * centroids[labels]).sum(axis=1)
     threshold = float(np.quantile(dist, outlier_quantile))
