@@ -48,6 +48,7 @@ def ingest(
     format: Annotated[str | None, typer.Option("--format", help="csv, tsv, jsonl or parquet, if the file name does not say.")] = None,
     encoding: Annotated[str | None, typer.Option("--encoding", help="Text encoding of CSV/JSONL, e.g. latin-1.")] = None,
     allow_raw_text: Annotated[bool, typer.Option("--allow-raw-text", help="Store free text unredacted (only where your workspace allows it).")] = False,
+    redactor: Annotated[str, typer.Option("--redactor", help="regex (default), presidio or regex+presidio: the last adds names found without a cue; both presidio ones need pip install 'goodwill[pii]' and are far slower.")] = "regex",
     strict: Annotated[bool, typer.Option("--strict", help="Exit with status 1 if any row was quarantined.")] = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -56,7 +57,9 @@ def ingest(
     Example: goodwill ingest complaints.csv.gz --mapping cfpb
     """
     from goodwill.ingest import ingest_file, load_mapping
+    from goodwill.ingest.redact_presidio import check_redactor
 
+    check_redactor(redactor)
     m = load_mapping(mapping)
     reports: list[dict[str, Any]] = []
     with open_cli_store(store) as s:
@@ -71,9 +74,9 @@ def ingest(
                     def on_progress(done: int, total: int, _task: Any = task, _bar: Progress = bar) -> None:
                         _bar.update(_task, completed=done, total=total)
 
-                    r = ingest_file(s, f, m, format=format, encoding=encoding, redact=not allow_raw_text, progress=on_progress)
+                    r = ingest_file(s, f, m, format=format, encoding=encoding, redact=not allow_raw_text, progress=on_progress, redactor=redactor)
             else:
-                r = ingest_file(s, f, m, format=format, encoding=encoding, redact=not allow_raw_text)
+                r = ingest_file(s, f, m, format=format, encoding=encoding, redact=not allow_raw_text, redactor=redactor)
             reports.append(r.to_dict())
             if not as_json:
                 written = ", ".join(f"{n:,} {t}" for t, n in r.rows_written.items() if n) or "nothing new"
