@@ -6,7 +6,8 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ORDER = ["foundation", "identity", "understand", "promises", "measures", "guard", "rights", "serve", "lint", "scale"]
+ORDER = ["foundation", "identity", "understand", "understand_spans", "understand_reasons", "understand_static",
+         "understand_redaction", "promises", "measures", "guard", "rights", "serve", "lint", "scale"]
 
 HEADER = """# Benchmarks and evaluations
 

@@ -271,108 +271,72 @@ def long_texts() -> list[str]:
     return cf["Consumer complaint narrative"].tolist()
 
 
-def throughput_one(emb_model: OnnxMiniLM, corpus: str, n: int) -> None:
-    """One corpus in this process (so its peak RSS is its own); prints one table row."""
+def throughput_one(embedder_name: str, corpus: str, n: int) -> None:
+    """One corpus in this process (so its peak RSS is its own); prints one table row.
+
+    The product's own path: ``redact_array`` (ingest's redaction), then the ``Enricher`` that
+    ``goodwill enrich`` maps over record batches (embed, sentiment head, reason, spans)."""
+    from goodwill.understand.pipeline import Enricher
+    from goodwill.understand.service import make_embedder
+    from goodwill.understand.spans import PatternSpanTagger
+
     col = short_texts() if corpus == "short" else long_texts()
     items = (col * (n // len(col) + 1))[:n]
-    head = HeadSentiment()
+    embedder = make_embedder(embedder_name)
+    head = head_for(embedder)
     rng = np.random.default_rng(0)
     fit_sample = [col[i] for i in rng.choice(len(col), min(1000, len(col)), replace=False)]
-    model = fit_reasons(emb_model.embed(fit_sample), fit_sample, seed=0)
-    tokens = [len(x) for x in emb_model.encode_ids(col)]
-    times = dict.fromkeys(("redact", "embed", "sentiment", "assign"), 0.0)
+    model = fit_reasons(embedder.embed(pa.array(fit_sample)), fit_sample, seed=0, embedder=embedder.name)
+    tokens = [len(x) for x in OnnxMiniLM().encode_ids(col)]
+    enricher = Enricher(embedder, head, model, PatternSpanTagger())
+    redact_s = 0.0
     loads = [os.getloadavg()[0]]
     t_all, c_all = time.perf_counter(), cpu_s()
-    for lo in range(0, n, 2048):
+    for k, lo in enumerate(range(0, n, 2048)):
         arr = pa.array(items[lo : lo + 2048])
         t = time.perf_counter()
         red = redact_array(arr)
-        times["redact"] += time.perf_counter() - t
-        t = time.perf_counter()
-        e = emb_model.embed(red)
-        times["embed"] += time.perf_counter() - t
-        t = time.perf_counter()
-        head.score(red, e)
-        times["sentiment"] += time.perf_counter() - t
-        t = time.perf_counter()
-        model.assign(e)
-        times["assign"] += time.perf_counter() - t
-        if lo % (2048 * 10) == 0:
+        redact_s += time.perf_counter() - t
+        ids = pa.array([f"t{i}" for i in range(lo, lo + len(red))])
+        enricher.enrich(pa.table({"interaction_id": ids, "text": red}))
+        if k % 10 == 0:
             loads.append(os.getloadavg()[0])
     total, cpu = time.perf_counter() - t_all, cpu_s() - c_all
     loads.append(os.getloadavg()[0])
-    shares = " | ".join(f"{times[k] / total:.1%}" for k in times)
+    stage = {"redact": redact_s, **enricher.times.seconds}
+    shares = " | ".join(f"{stage.get(k, 0.0) / total:.1%}" for k in ("redact", "embed", "sentiment", "reason", "spans"))
     name = "short (airline + TWCS tweets)" if corpus == "short" else "long (CFPB narratives)"
-    print(f"| {name} | {n:,} | {np.median(tokens):.0f} | {n / total:.0f} | {2 * n / cpu:.0f} | {shares} | "
-          f"{rss_mb():.0f} | {min(loads):.1f}–{max(loads):.1f} |", flush=True)
+    print(f"| {name} | {embedder.name} | {n:,} | {np.median(tokens):.0f} | {n / total:.0f} | {2 * n / cpu:.0f} | "
+          f"{shares} | {rss_mb():.0f} | {min(loads):.1f}–{max(loads):.1f} |", flush=True)
+
+
+def head_for(embedder: object) -> HeadSentiment:
+    return HeadSentiment()
 
 
 def bench_throughput(args: argparse.Namespace) -> None:
     import subprocess
 
-    say("## Whole pipeline throughput (redact + embed + sentiment + assign)")
+    say("## Whole pipeline throughput (redact + embed + sentiment + reason + spans)")
     say("")
-    say(f"Each corpus runs in its own process (peak RSS is that process's), texts repeated to the count, "
-        f"batches of 2,048 (redact_array on the batch, then embed, head sentiment, nearest-reason). "
-        f"The reason model (k by the rule) is fitted first on 1,000 texts of the corpus, outside the timing. "
-        f"onnxruntime threads: {args.threads or 'default'}. 'texts/s per 2 CPU' is count / (process CPU "
+    say("Each corpus runs in its own process (peak RSS is that process's), texts repeated to the count, "
+        "record batches of 2,048: ingest's `redact_array`, then the `Enricher` that `goodwill enrich` maps "
+        "over batches (embed, sentiment head, nearest reason, expectation and effort spans). "
+        "The reason model (k by the rule) is fitted first on 1,000 texts of the corpus, outside the timing. "
+        "MiniLM runs each text alone on one core, a text per CPU at once. 'texts/s per 2 CPU' is count / (process CPU "
         "seconds / 2): what two whole cores would give if this process had them, an estimate for a "
-        "machine shared with other work, not a measurement.")
+        "machine shared with other work, not a measurement. Stage shares are of the wall time.")
     say("")
-    say("| texts | count | median tokens | texts/s (wall) | texts/s per 2 CPU (est.) | redact | embed | "
-        "sentiment | assign | peak RSS (MB) | load average |")
-    say("|---|---|---|---|---|---|---|---|---|---|---|")
+    say("| texts | embedder | count | median tokens | texts/s (wall) | texts/s per 2 CPU (est.) | redact | embed | "
+        "sentiment | reason | spans | peak RSS (MB) | load average |")
+    say("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     counts = {"short": args.count_short, "long": args.count_long}
     for corpus in ("short", "long"):
-        cmd = [sys.executable, __file__, "--only", "throughput-one", "--corpus", corpus, "--count",
-               str(counts[corpus])]
-        if args.threads:
-            cmd += ["--threads", str(args.threads)]
-        res = subprocess.run(cmd, capture_output=True, text=True, check=True)
-        say(res.stdout.strip().splitlines()[-1])
-    say("")
-
-
-# -- expectation and effort spans ---------------------------------------------------------
-
-SPAN_LABELS = REPO / "tests" / "data" / "understand" / "span_labels.csv"
-SPAN_KINDS = ("expectation", "repeat_contact", "effort")
-
-
-def span_texts(labels: pd.DataFrame) -> list[str]:
-    """The labelled texts: CFPB narratives are in the label file; tweets come from GOODWILL_DATA."""
-    tweets = pd.read_csv(DATA / "airline-sentiment" / "Tweets.csv.gz", dtype={"tweet_id": str})
-    by_id = dict(zip(tweets["tweet_id"], tweets["text"], strict=True))
-    return [t if src == "cfpb" else by_id[i] for src, i, t in zip(labels["source"], labels["id"], labels["text"], strict=True)]
-
-
-def bench_spans() -> None:
-    from goodwill.understand.spans import KeywordSpanTagger, PatternSpanTagger
-
-    say("## Expectation and effort spans (hand-labelled)")
-    say("")
-    labels = pd.read_csv(SPAN_LABELS, dtype=str, keep_default_na=False)
-    texts = span_texts(labels)
-    truth = {k: labels[k].astype(int).to_numpy() == 1 for k in SPAN_KINDS}
-    say(f"{len(labels)} texts ({(labels['source'] == 'cfpb').sum()} CFPB narratives cut to 1,500 characters, "
-        f"{(labels['source'] == 'airline').sum()} airline tweets), sampled with a fixed seed and labelled by one "
-        "annotator for the presence of each kind (see tests/data/understand/README.md). A text counts as "
-        "found for a kind when the tagger puts at least one span of that kind in it.")
-    say("")
-    say("| kind | texts with it | tagger | precision | recall | F1 |")
-    say("|---|---|---|---|---|---|")
-    for k in SPAN_KINDS:
-        for tagger in (PatternSpanTagger(), KeywordSpanTagger()):
-            found = tagger.tag(texts)
-            hit = np.zeros(len(texts), dtype=bool)
-            hit[[r for r, kind in zip(found.row, found.kind, strict=True) if kind == k]] = True
-            tp = int((hit & truth[k]).sum())
-            prec = tp / max(1, int(hit.sum()))
-            rec = tp / max(1, int(truth[k].sum()))
-            f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
-            base = " (baseline)" if isinstance(tagger, KeywordSpanTagger) else ""
-            say(f"| {k} | {int(truth[k].sum())} | {tagger.name}{base} | {prec:.2f} ({tp}/{int(hit.sum())}) | "
-                f"{rec:.2f} | {f1:.2f} |")
+        for name in args.embedders:
+            cmd = [sys.executable, __file__, "--only", "throughput-one", "--corpus", corpus, "--count",
+                   str(counts[corpus]), "--embedders", name]
+            res = subprocess.run(cmd, capture_output=True, text=True, check=True)
+            say(res.stdout.strip().splitlines()[-1])
     say("")
 
 
@@ -380,12 +344,14 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out", type=Path)
-    ap.add_argument("--only", choices=["redaction", "sentiment", "reasons", "throughput", "throughput-one", "spans"])
+    ap.add_argument("--only", choices=["redaction", "sentiment", "reasons", "throughput", "throughput-one"])
     ap.add_argument("--threads", type=int, help="onnxruntime intra-op threads (default: onnxruntime's)")
     ap.add_argument("--bertopic-python", type=Path, default=Path("/tmp/btvenv/bin/python"),
                     help="python of a venv with bertopic (see benchmarks/understand_bertopic.py)")
     ap.add_argument("--count-short", type=int, help="texts for the short-text throughput (default 100,000)")
     ap.add_argument("--count-long", type=int, help="texts for the long-text throughput (default 100,000)")
+    ap.add_argument("--embedders", nargs="+", default=["minilm"],
+                    help="embedders for the throughput section (make_embedder names)")
     ap.add_argument("--corpus", choices=["short", "long"], help=argparse.SUPPRESS)
     ap.add_argument("--count", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -394,7 +360,7 @@ def main() -> int:
         return 2
     emb = OnnxMiniLM(threads=args.threads)
     if args.only == "throughput-one":
-        throughput_one(emb, args.corpus, args.count)
+        throughput_one(args.embedders[0], args.corpus, args.count)
         return 0
     args.count_short = args.count_short or (3000 if args.quick else 100_000)
     args.count_long = args.count_long or (500 if args.quick else 100_000)
@@ -409,7 +375,6 @@ def main() -> int:
         "sentiment": lambda: bench_sentiment(emb),
         "reasons": lambda: bench_reasons(emb, args.quick, args.bertopic_python, work),
         "throughput": lambda: bench_throughput(args),
-        "spans": lambda: bench_spans(),
     }
     for name, fn in steps.items():
         if args.only in (None, name):
