@@ -24,7 +24,9 @@ import pyarrow as pa
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
+import redaction_eval as ev  # noqa: E402
 from goodwill.ingest.redact import redact_array, redact_text  # noqa: E402
 from goodwill.understand.embed import OnnxMiniLM  # noqa: E402
 from goodwill.understand.reasons import default_k, fit_reasons  # noqa: E402
@@ -50,67 +52,27 @@ def cpu_s() -> float:
 
 # -- redaction --------------------------------------------------------------------------
 
-VALUES = {
-    "EMAIL": ["anna.k@example.com", "j_smith+bank@mail.example.co.uk", "lee99@example.org"],
-    "PHONE": ["07700 900123", "+44 20 7946 0018", "(555) 123-4567", "555-987-6543", "+1 212 555 0199", "0161 496 0000"],
-    "CARD": ["4111 1111 1111 1111", "5500-0000-0000-0004", "378282246310005"],
-    "IBAN": ["GB82 WEST 1234 5698 7654 32", "DE89370400440532013000", "FR1420041010050500013M02606"],
-    "ACCOUNT": ["account number 31926819", "sort code 40-47-84", "acct # 00123456789"],
-    "POSTCODE": ["SW1A 1AA", "M1 1AE", "Springfield, IL 62704"],
-    "ADDRESS": ["221 Baker Street", "1600 Pennsylvania Avenue", "12 Oak Road"],
-    "NAME": ["my name is Priya Patel", "Dear Mr. Jones", "I spoke to Dwayne"],
-}
-# The part of each inserted value that is PII (a cue such as "account number" may stay).
-PII_PART = {
-    "account number 31926819": "31926819", "sort code 40-47-84": "40-47-84", "acct # 00123456789": "00123456789",
-    "Springfield, IL 62704": "62704", "my name is Priya Patel": "Priya Patel", "Dear Mr. Jones": "Mr. Jones",
-    "I spoke to Dwayne": "Dwayne",
-}
-
-
 def bench_redaction(quick: bool) -> None:
     say("## PII redaction")
     say("")
     tweets = pd.read_csv(DATA / "airline-sentiment" / "Tweets.csv.gz")["text"].tolist()
     cf = pd.read_csv(DATA / "cfpb-complaints" / "complaints-with-narratives.csv.gz", dtype=str,
                      keep_default_na=False)["Consumer complaint narrative"].tolist()
-    rng = np.random.default_rng(5)
     n = 1000 if quick else 4000
-    base = [tweets[i] for i in rng.choice(len(tweets), n // 2, replace=False)] + [
-        cf[i][:600] for i in rng.choice(len(cf), n // 2, replace=False)]
-    tp = {k: 0 for k in VALUES}
-    fn = {k: 0 for k in VALUES}
-    fp = {k: 0 for k in VALUES}
-    for i, text in enumerate(base):
-        kind = list(VALUES)[i % len(VALUES)]
-        value = VALUES[kind][(i // len(VALUES)) % len(VALUES[kind])]
-        pii = PII_PART.get(value, value)
-        cut = text.rfind(" ", 0, len(text) // 2) + 1
-        doc = f"{text[:cut]}{value} {text[cut:]}"
-        lo = cut + value.index(pii)
-        hi = lo + len(pii)
-        spans = redact_text(doc).spans
-        hit = any(s.kind == kind and s.start <= lo and s.end >= hi for s in spans)
-        tp[kind] += hit
-        fn[kind] += not hit
-        for s in spans:
-            # Any other placeholder in the text is counted as a false positive of its type. Real
-            # texts may hold real PII too (tweets with phone numbers), so precision is a lower bound.
-            if not (s.kind == kind and s.start <= lo and s.end >= hi):
-                fp[s.kind] += 1
+    cases = ev.insertion_cases(ev.base_texts(DATA, n))
+    sc = ev.score(cases, [redact_text(c.doc).spans for c in cases])
     say(f"{n} real texts ({n // 2} airline tweets, {n // 2} CFPB narratives cut to 600 characters), "
         "each with one known value of one type inserted mid-text (synthetic insertion into real text; "
         "no real labelled PII set exists for these data). Recall: the inserted value was covered by a "
         "placeholder of its type. Precision: placeholders of a type that matched an inserted value of "
         "that type; other placeholders count against it (some are real PII in the source texts, so "
-        "precision is a lower bound).")
+        "precision is a lower bound). `benchmarks/understand_redaction.py` scores other redactors on "
+        "the same cases.")
     say("")
     say("| type | inserted | recall | precision |")
     say("|---|---|---|---|")
-    for k in VALUES:
-        rec = tp[k] / max(1, tp[k] + fn[k])
-        prec = tp[k] / max(1, tp[k] + fp[k])
-        say(f"| {k} | {tp[k] + fn[k]} | {rec:.3f} | {prec:.3f} |")
+    for k in ev.KINDS:
+        say(f"| {k} | {sc.inserted(k)} | {sc.recall(k):.3f} | {sc.precision(k):.3f} |")
     for name, col in (("airline tweets", tweets), ("CFPB narratives", cf)):
         reps = max(1, (50_000 if quick else 200_000) // len(col))
         arr = pa.array(col * reps)
