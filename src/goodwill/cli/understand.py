@@ -13,6 +13,7 @@ from goodwill.cli.output import console, emit_json, err_console, show_progress
 
 class EmbedderChoice(StrEnum):
     minilm = "minilm"
+    static = "static"
     hashing = "hashing"
 
 
@@ -26,6 +27,7 @@ ENRICH_EPILOG = (
     "Examples:\n\n"
     "  goodwill enrich\n\n"
     "  goodwill enrich --limit 10000 --json\n\n"
+    "  goodwill enrich --embedder static\n\n"
     "  goodwill enrich --sentiment vader --store postgresql://127.0.0.1:5432/goodwill"
 )
 
@@ -40,10 +42,15 @@ REASONS_EPILOG = (
 def enrich(
     store: StoreOption = default_store(),
     embedder: Annotated[
-        EmbedderChoice, typer.Option(help="minilm (shipped ONNX model) or hashing (no model).")
+        EmbedderChoice,
+        typer.Option(
+            help="minilm (shipped ONNX model), static (token vectors distilled from it: far faster "
+            "on long texts, less accurate; see BENCHMARKS.md) or hashing (no model)."
+        ),
     ] = EmbedderChoice.minilm,
     sentiment: Annotated[
-        SentimentChoice, typer.Option(help="head (MiniLM + logistic regression), vader or lexicon.")
+        SentimentChoice,
+        typer.Option(help="head (logistic regression on the embedder's vectors), vader or lexicon."),
     ] = SentimentChoice.head,
     limit: Annotated[int | None, typer.Option(help="Enrich at most this many texts.")] = None,
     batch_size: Annotated[int, typer.Option(help="Texts per record batch.")] = 2048,
@@ -60,19 +67,13 @@ def enrich(
         pending_count,
     )
 
-    if sentiment is SentimentChoice.head and embedder is not EmbedderChoice.minilm:
-        from goodwill.errors import ConfigError
-
-        raise ConfigError(
-            "The sentiment head reads MiniLM embeddings.",
-            hint="Use --embedder minilm, or --sentiment vader or lexicon.",
-        )
+    # Before opening the store: a head that does not exist for this embedder fails at once.
+    sent = make_sentiment(sentiment.value, embedder.value)
+    emb = make_embedder(embedder.value)
     with open_cli_store(store) as st:
         todo = pending_count(st)
         if limit is not None:
             todo = min(todo, limit)
-        emb = make_embedder(embedder.value)
-        sent = make_sentiment(sentiment.value)
         if show_progress() and not as_json and todo:
             from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 

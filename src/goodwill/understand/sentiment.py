@@ -1,5 +1,7 @@
-"""Sentiment models: a small lexicon for tests, VADER (the baseline), and a logistic-regression
-head over MiniLM embeddings (the default; weights in ``models/sentiment_head.json``).
+"""Sentiment models: a small lexicon for tests, VADER (the baseline), and logistic-regression
+heads over sentence embeddings: one per embedder, since each reads only its own embedder's
+space (MiniLM: ``models/sentiment_head.json``, the default; the static embedder:
+``models/sentiment_head_static.json``).
 
 Every model gives a score in [-1, 1] and a label: negative, neutral or positive.
 """
@@ -16,12 +18,26 @@ import numpy as np
 import pyarrow as pa
 
 from goodwill.errors import ConfigError, MissingDependencyError
-from goodwill.understand.embed import MODEL_DIR, texts_of
+from goodwill.understand.embed import MODEL_DIR, OnnxMiniLM, texts_of
 from goodwill.understand.stages import Sentiment
+from goodwill.understand.static import StaticEmbedder
 
-__all__ = ["LABELS", "HeadSentiment", "LexiconSentiment", "VaderSentiment", "labels_from_scores"]
+__all__ = [
+    "HEAD_FILES",
+    "LABELS",
+    "HeadSentiment",
+    "LexiconSentiment",
+    "VaderSentiment",
+    "labels_from_scores",
+]
 
 LABELS = ("negative", "neutral", "positive")
+
+# The head trained on each embedder's vectors, by the embedder's name.
+HEAD_FILES = {
+    OnnxMiniLM.name: "sentiment_head.json",
+    StaticEmbedder.name: "sentiment_head_static.json",
+}
 
 
 def labels_from_scores(scores: np.ndarray, threshold: float = 0.05) -> pa.Array:
@@ -99,6 +115,23 @@ class HeadSentiment:
         self._pos = self.classes.index("positive")
         self._neg = self.classes.index("negative")
 
+    @classmethod
+    def for_embedder(cls, embedder: str, model_dir: Path = MODEL_DIR) -> HeadSentiment:
+        """The head trained on the named embedder's vectors (an embedder's ``name``)."""
+        file = HEAD_FILES.get(embedder)
+        if file is None:
+            raise ConfigError(
+                f"No sentiment head was trained on {embedder} embeddings.",
+                hint="Use --embedder minilm or static, or --sentiment vader or lexicon.",
+            )
+        head = cls(model_dir / file)
+        if head.embedder != embedder:
+            raise ConfigError(
+                f"{model_dir / file} was trained on {head.embedder} embeddings, not {embedder}.",
+                hint="Retrain it with: python benchmarks/understand_train_sentiment.py",
+            )
+        return head
+
     def proba(self, embeddings: np.ndarray) -> np.ndarray:
         z = embeddings.astype(np.float32) @ self.coef.T + self.intercept
         z -= z.max(axis=1, keepdims=True)
@@ -110,6 +143,12 @@ class HeadSentiment:
             raise ConfigError(
                 "The sentiment head scores embeddings, and none were given.",
                 hint=f"Embed the texts with {self.embedder} first.",
+            )
+        if embeddings.ndim != 2 or embeddings.shape[1] != self.coef.shape[1]:
+            raise ConfigError(
+                f"The sentiment head {self.name} reads {self.coef.shape[1]}-dimensional {self.embedder} "
+                f"embeddings; it was given {embeddings.shape[-1]}-dimensional ones.",
+                hint="Use the head of the embedder in use: HeadSentiment.for_embedder(embedder.name).",
             )
         p = self.proba(embeddings)
         scores = (p[:, self._pos] - p[:, self._neg]).astype(np.float64)

@@ -22,9 +22,11 @@ from goodwill.understand.reasons import Reason, ReasonModel, emerging_reasons, f
 from goodwill.understand.sentiment import HeadSentiment, LexiconSentiment, VaderSentiment
 from goodwill.understand.spans import PatternSpanTagger
 from goodwill.understand.stages import Embedder, SentimentModel
+from goodwill.understand.static import StaticEmbedder
 from goodwill.understand.tables import ENRICHMENTS, REASONS, TEXT_SPANS
 
 __all__ = [
+    "EMBEDDERS",
     "EnrichReport",
     "enrich_store",
     "fit_reasons_in_store",
@@ -41,17 +43,30 @@ _CUSTOMER_TEXT = (
 )
 
 
+# The embedders by the names commands take, and the name each gives its vectors.
+EMBEDDERS = {
+    "minilm": OnnxMiniLM.name,
+    "static": StaticEmbedder.name,
+    "hashing": HashingEmbedder.name,
+}
+
+
 def make_embedder(name: str) -> Embedder:
     if name == "minilm":
         return OnnxMiniLM()
+    if name == "static":
+        return StaticEmbedder()
     if name == "hashing":
         return HashingEmbedder()
-    raise ConfigError(f"Unknown embedder {name!r}.", hint="Use 'minilm' or 'hashing'.")
+    raise ConfigError(f"Unknown embedder {name!r}.", hint="Use 'minilm', 'static' or 'hashing'.")
 
 
-def make_sentiment(name: str) -> SentimentModel:
+def make_sentiment(name: str, embedder: str = "minilm") -> SentimentModel:
+    """A sentiment model; ``head`` is the head trained on ``embedder``'s vectors (a command name)."""
     if name == "head":
-        return HeadSentiment()
+        if embedder not in EMBEDDERS:
+            raise ConfigError(f"Unknown embedder {embedder!r}.", hint="Use 'minilm', 'static' or 'hashing'.")
+        return HeadSentiment.for_embedder(EMBEDDERS[embedder])
     if name == "vader":
         return VaderSentiment()
     if name == "lexicon":
@@ -189,12 +204,25 @@ def _fit(
             hint="Ingest interactions with text first (goodwill ingest ...).",
         )
     previous = load_reason_model(store)
-    if previous is not None and previous.embedder != embedder.name:
-        previous = None
+    other_space = previous is not None and previous.embedder != embedder.name
     emb = embedder.embed(pa.array(texts, type=pa.string()))
-    model = fit_reasons(emb, texts, k=k, seed=seed, embedder=embedder.name, previous=previous)
+    model = fit_reasons(
+        emb, texts, k=k, seed=seed, embedder=embedder.name, previous=None if other_space else previous
+    )
+    if other_space and previous is not None:
+        _retire_other_space(store, model, previous)
     save_reason_model(store, model)
     return model, _SampleCache(embedder, texts, emb)
+
+
+def _retire_other_space(store: Store, model: ReasonModel, previous: ReasonModel) -> None:
+    """A model fitted with another embedder: its centroids live in another space, so no reason
+    carries over. New ids start above every id the store has used, so texts enriched under the
+    old reasons are never counted under a new reason that happens to share an id."""
+    used = int(store.scalar("SELECT max(reason_id) FROM reasons") or 0)
+    for r in model.reasons:
+        r.reason_id += used
+    model.id_changes = {int(i): None for i in previous.ids}
 
 
 # -- enrichment ----------------------------------------------------------------------------
