@@ -108,10 +108,6 @@ def test_shipped_vectors_match_their_provenance() -> None:
     assert "half a" in meta["training"]["description"]["cfpb"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pyproject.toml's package-data lists no *.npz: a wheel would ship without the static vectors",
-)
 def test_vectors_are_package_data() -> None:
     patterns = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["goodwill"]
     rel = f"understand/models/{STATIC_VECTORS}"
