@@ -245,7 +245,7 @@ def throughput_one(embedder_name: str, corpus: str, n: int) -> None:
     col = short_texts() if corpus == "short" else long_texts()
     items = (col * (n // len(col) + 1))[:n]
     embedder = make_embedder(embedder_name)
-    head = head_for(embedder)
+    head = HeadSentiment.for_embedder(embedder.name)
     rng = np.random.default_rng(0)
     fit_sample = [col[i] for i in rng.choice(len(col), min(1000, len(col)), replace=False)]
     model = fit_reasons(embedder.embed(pa.array(fit_sample)), fit_sample, seed=0, embedder=embedder.name)
@@ -270,10 +270,6 @@ def throughput_one(embedder_name: str, corpus: str, n: int) -> None:
     name = "short (airline + TWCS tweets)" if corpus == "short" else "long (CFPB narratives)"
     print(f"| {name} | {embedder.name} | {n:,} | {np.median(tokens):.0f} | {n / total:.0f} | {2 * n / cpu:.0f} | "
           f"{shares} | {rss_mb():.0f} | {min(loads):.1f}–{max(loads):.1f} |", flush=True)
-
-
-def head_for(embedder: object) -> HeadSentiment:
-    return HeadSentiment()
 
 
 def bench_throughput(args: argparse.Namespace) -> None:

@@ -81,7 +81,7 @@ def one(store_url: str, n: int, embedder: str, sentiment: str) -> None:
     store = open_store(store_url)
     try:
         t0, c0 = time.perf_counter(), cpu_s()
-        rep = enrich_store(store, embedder=make_embedder(embedder), sentiment=make_sentiment(sentiment))
+        rep = enrich_store(store, embedder=make_embedder(embedder), sentiment=make_sentiment(sentiment, embedder))
         t1, c1 = time.perf_counter(), cpu_s()
         rss_enrich = rss_mb()
         report = reason_report(store)
