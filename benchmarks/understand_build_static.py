@@ -34,8 +34,8 @@ Training corpus (``--corpus``), never an evaluation text:
 Choices (256 dimensions, ``a = 1e-3``, ``lam = 0.1``) were made on validation splits only: the
 vectors refined on 75% of the training tweets and 75% of CFPB half ``a``, then a head trained on
 the same 75% of tweets scored on the other 25%, and NMI of reasons on the other 25% of half
-``a``. Smaller ``lam`` fits reasons better and sentiment worse (0.03: NMI 0.403, macro-F1 0.688;
-0.1: 0.380, 0.708; 0.3: 0.361, 0.718); 128 dimensions lost 0.03 macro-F1.
+``a``. Smaller ``lam`` fits reasons better and sentiment worse (0.03: NMI 0.402, macro-F1 0.690;
+0.1: 0.385, 0.711; 0.3: 0.376, 0.717); 128 dimensions lost 0.03 macro-F1.
 
 Texts whose exact wording occurs in an evaluation set (the held-out tweets; the other CFPB half)
 are dropped from training. MiniLM's embeddings of each whole corpus are cached under ``--cache``
@@ -198,12 +198,14 @@ def teacher_embeddings(
     name: str, texts: Sequence[str], *, cache: Path = CACHE, log: bool = True
 ) -> tuple[np.ndarray, bool]:
     """MiniLM's embeddings of ``texts`` (cached by model and texts); and whether from the cache."""
+    minilm = OnnxMiniLM()
     model = sha256_file(MODEL_DIR / "all-MiniLM-L6-v2.int8.onnx")[:16]
-    path = cache / model / f"{name}-{_texts_key(texts)}.npy"
+    # The int8 model's vectors depend on the batch (one activation scale per call): keyed by it.
+    path = cache / model / f"{name}-batch{minilm.batch_size}-{_texts_key(texts)}.npy"
     if path.exists():
         return np.load(path), True
     t = time.perf_counter()
-    emb = OnnxMiniLM().embed(list(texts))
+    emb = minilm.embed(list(texts))
     if log:
         print(f"MiniLM embedded {len(texts):,} {name} texts in {time.perf_counter() - t:.0f}s", flush=True)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -222,20 +224,22 @@ def token_outputs(cache: Path = CACHE) -> tuple[np.ndarray, np.ndarray]:
         if tok.startswith("[") and tok.endswith("]"):
             keep[i] = False
     model = sha256_file(MODEL_DIR / "all-MiniLM-L6-v2.int8.onnx")[:16]
-    path = cache / model / "vocabulary.npy"
+    path = cache / model / "vocabulary-alone.npy"
     if path.exists():
         return np.load(path), keep
     cls, sep = vocab["[CLS]"], vocab["[SEP]"]
     out = np.zeros((size, minilm.dim), dtype=np.float32)
     ids = np.flatnonzero(keep)
     t = time.perf_counter()
-    # The embedder's own embed() tokenises strings; a lone sub-word (##ing) needs its id fed directly.
+    # The embedder's own embed() tokenises strings; a lone sub-word (##ing) needs its id fed
+    # directly. One token per call, as the embedder runs texts: the int8 model's activation
+    # scale is per call, so a batch would move each token's vector with its batch-mates.
     session = minilm._session
-    for lo in range(0, len(ids), 1024):
-        sel = ids[lo : lo + 1024]
-        x = np.stack([np.full(len(sel), cls), sel, np.full(len(sel), sep)], axis=1).astype(np.int64)
-        (emb,) = session.run(None, {"input_ids": x, "attention_mask": np.ones_like(x)})
-        out[sel] = emb
+    mask = np.ones((1, 3), dtype=np.int64)
+    for i in ids:
+        x = np.array([[cls, i, sep]], dtype=np.int64)
+        (emb,) = session.run(None, {"input_ids": x, "attention_mask": mask})
+        out[i] = emb[0]
     print(f"MiniLM embedded {len(ids):,} vocabulary tokens in {time.perf_counter() - t:.0f}s", flush=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     np.save(path, out)
