@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import re
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +11,14 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from goodwill.understand.spans import KeywordSpanTagger, PatternSpanTagger
+from goodwill.understand.spans import (
+    _COMPILED,
+    KeywordSpanTagger,
+    PatternSpanTagger,
+    _engine,
+    _reference_tag,
+)
+from goodwill.understand.stages import TextSpans
 
 LABELS = Path(__file__).resolve().parents[1] / "data" / "understand"
 
@@ -169,3 +178,68 @@ def test_the_development_and_test_sets_share_no_text() -> None:
     assert (dev.loc[dev["source"] == "airline", "text"] == "").all()
     for kind in ("expectation", "repeat_contact", "effort"):
         assert set(dev[kind]) <= {"0", "1"}
+
+
+# -- the fast path gives what the plain loop gives ------------------------------------------
+
+# SYNTHETIC strings at the edges of the fast path: matches that begin on a space (a company
+# name after a space), pivots inside words ("ihad", "haspassed"), characters that IGNORECASE
+# folds to ASCII letters (the plain way), no spaces at all, nothing to find.
+EDGES = [
+    "",
+    "I called Bank of the West and Bank of America said it would refund me.",
+    "The rep at  XXXX XXXX  told me it would be fixed.  Then XXXX said yes.",
+    "ihad to go to the branch twice. wehave been calling for weeks",
+    "3 weeks haspassed and 30days later and still nothing. It's been 2 hrs waiting",
+    "\u0130 was told by the agent that it would be refunded; \u212aeep calling them again",
+    "I was ſtill on hold for 2 hours.",
+    # The patterns that read names ignore case, so "promiſed" is "promised" to them.
+    "The agent promiſed me a refund. The agent \u212aept saying it would be refunded.",
+    "calledagaincalled again.called them back.I called them on 01/02/2020, 02/03/2020 and 03/04/2020",
+    "ON HOLD FOR 3 HOURS AND TRANSFERRED 4 TIMES. THEY PROMISED A CALL BACK.",
+    "a\nb\tc  d\u00a0e \u201cMohela said it would be fine\u201d",
+]
+
+
+def _repo_texts() -> list[str]:
+    """Every narrative the repo holds, the strings of the tests above, and EDGES."""
+    cfpb = pd.read_csv(LABELS / "cfpb_sample.csv.gz", dtype=str, keep_default_na=False)
+    texts = list(cfpb["Consumer complaint narrative"])
+    for name in ("span_labels.csv", "span_labels_dev.csv"):
+        # Only the narratives: the tweets' text is not committed.
+        texts += [t for t in pd.read_csv(LABELS / name, dtype=str, keep_default_na=False)["text"] if t]
+    return texts + [t for _, t in NEW_CUES] + [t for _, t in NEGATIVES] + EDGES
+
+
+def _variants(texts: list[str]) -> list[str]:
+    """SYNTHETIC: each text in capitals, and with its spaces changed (doubled, made line
+    breaks, dropped, made hyphens or opening quotes), so that matches begin and pivots fall
+    where the real texts put none."""
+    rng = random.Random(2026)
+    seps = [" ", " ", "  ", "\n", "", "-", " \u201c", ". "]
+    return [v for t in texts for v in (t.upper(), re.sub(" ", lambda _: rng.choice(seps), t))]
+
+
+def _spans(found: TextSpans) -> list[tuple[int, str, int, int, str]]:
+    return list(zip(found.row.tolist(), found.kind, found.start.tolist(), found.end.tolist(), found.text, strict=True))
+
+
+def test_the_fast_path_finds_exactly_what_every_pattern_over_every_text_finds() -> None:
+    # PatternSpanTagger tries each pattern only near its pivots (spans.py, "the fast path");
+    # _reference_tag runs every pattern over every whole text. Same spans, same order.
+    texts = _repo_texts()
+    texts += _variants(texts)
+    want = _spans(_reference_tag(texts))
+    assert _spans(PatternSpanTagger().tag(texts)) == want
+    # Not a vacuous comparison: the texts hold many spans of every kind, some on the variants.
+    assert len(want) > 600
+    assert {k for _, k, _, _, _ in want} == {"expectation", "repeat_contact", "effort"}
+    assert max(r for r, *_ in want) >= len(texts) // 3
+
+
+def test_every_pattern_has_pivots() -> None:
+    # A pattern without pivots still gives the right spans, the plain way, but costs as much as
+    # all the others together on long texts: give it a word at a bounded distance from its
+    # start (see _plan in spans.py).
+    unplanned = [r for r, p in enumerate(_engine().plans) if p is None]
+    assert unplanned == [], [_COMPILED[r].rx.pattern[:80] for r in unplanned]

@@ -23,8 +23,10 @@ read what was expected. Its quality, on a development set and an untouched test 
 
 from __future__ import annotations
 
+import functools
+import importlib
 import re
-from typing import ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -587,37 +589,767 @@ def _rules() -> list[_Rule]:
 
 _COMPILED = _rules()
 
+# -- the fast path -------------------------------------------------------------------------
+#
+# Tried at every position of a text, each of the ~50 patterns costs about as much as the
+# others whether or not it finds anything, and nearly all of the time went to texts where it
+# finds nothing. So each pattern gets *pivots*: words of which every match holds one, at most
+# K runs of characters after the match's start ("they ... promised": the pivot "promised", a
+# bounded number of words after "they"). One scan per text finds the pivots of all patterns;
+# a pattern is then tried (``rx.match``) only at the places, up to K runs before one of its
+# pivots, where a match can begin, and only if the rest of the pattern matches at the pivot.
+# Every match ``rx.finditer`` finds begins at one of those places, and trying them in order,
+# each from the end of the match before, finds the same matches: the output is the plain
+# loop's (``_reference_tag``), span for span (tests/understand/test_spans.py).
+#
+# Pivots, K and the characters a match can begin with are read off each pattern's parse tree
+# (Python's own regex parser, ``re._parser``) when the tagger is first used, so an edited
+# pattern gets pivots that fit it; a pattern without a safe pivot runs the plain way.
 
-def _collect(items: list[str], rules: list[_Rule]) -> TextSpans:
+_PARSER: Any = None
+_SRE: Any = None
+_COMPILER: Any = None
+try:
+    _PARSER = importlib.import_module("re._parser")
+    _SRE = importlib.import_module("re._constants")
+    _COMPILER = importlib.import_module("re._compiler")
+except ImportError:  # pragma: no cover - a Python whose re is laid out differently: no plans
+    _PARSER = None
+
+Items = list[tuple[Any, Any]]
+
+# Alternatives kept for a run of literal parts; beyond it the run is cut short.
+_MAX_STRINGS = 400
+_FAIL, _TRANSPARENT, _SUCCESS = 0, 1, 2
+_SPACES = frozenset(c for c in map(chr, range(0x3001)) if c.isspace())
+# Characters other than ASCII letters that IGNORECASE matches to ASCII letters (İ ı ſ K). The
+# pivot scan reads the ASCII-lowered text, where they stay as they are, so a text holding one
+# goes the plain way.
+_FOLDS = re.compile("[\u0130\u0131\u017f\u212a]")
+# Words in most narratives, many times (about once or more per CFPB narrative): poor pivots.
+_COMMON = frozenset({
+    "a", "an", "the", "i", "we", "me", "us", "my", "our", "you", "your", "he", "she", "it", "they", "them",
+    "their", "this", "that", "is", "was", "were", "are", "am", "be", "been", "have", "has", "had", "do",
+    "did", "to", "of", "in", "on", "at", "for", "by", "with", "from", "and", "or", "but", "not", "no", "as",
+    "which", "when", "would", "any", "all", "xx", "xxxx", "credit", "loan", "account", "payment",
+})
+
+
+def _word_char(ch: str) -> bool:
+    # What re's \w matches in a str pattern.
+    return ch.isalnum() or ch == "_"
+
+
+# Results per part of a parse tree, by identity; each entry keeps its part alive, so that no
+# other part can take its id while planning lasts.
+_MEMO: dict[tuple[str, Any, int, tuple[int, ...]], tuple[Any, Any]] = {}
+
+
+def _memo(name: str, fn: Any) -> Any:
+    def wrapped(op: Any, av: Any, *more: Any) -> Any:
+        key = (name, op, id(av), tuple(map(id, more)))
+        got = _MEMO.get(key)
+        if got is None:
+            got = _MEMO[key] = (av, fn(op, av, *more))
+        return got[1]
+
+    return wrapped
+
+
+def _items(node: Any) -> Items:
+    return list(node.data)
+
+
+def _zero_width(op: Any) -> bool:
+    return op in (_SRE.AT, _SRE.ASSERT, _SRE.ASSERT_NOT)
+
+
+def _lang_item(op: Any, av: Any) -> set[str] | None:
+    """The strings one part can consume (ASCII letters lowered), or None if unknown or too many."""
+    if op is _SRE.LITERAL:
+        ch = chr(av)
+        return {ch.translate(_LOWER)} if ch.isascii() else None
+    if op is _SRE.IN:
+        chars = {chr(a) for o, a in av if o is _SRE.LITERAL}
+        if len(chars) != len(av) or not all(c.isascii() for c in chars):
+            return None
+        return {c.translate(_LOWER) for c in chars}
+    if _zero_width(op):
+        return {""}
+    if op is _SRE.BRANCH:
+        out: set[str] = set()
+        for alt in av[1]:
+            sub = _lang(_items(alt))
+            if sub is None:
+                return None
+            out |= sub
+        return out if len(out) <= _MAX_STRINGS else None
+    if op is _SRE.SUBPATTERN:
+        return _lang(_items(av[3]))
+    if op in (_SRE.MAX_REPEAT, _SRE.MIN_REPEAT):
+        lo, hi, node = av
+        if hi is _SRE.MAXREPEAT or hi > 8:
+            return None
+        one = _lang(_items(node))
+        if one is None:
+            return None
+        out, power = set(), {""}
+        for k in range(hi + 1):
+            if k >= lo:
+                out |= power
+            power = {a + b for a in power for b in one}
+            if len(power) > _MAX_STRINGS:
+                return None
+        return out if len(out) <= _MAX_STRINGS else None
+    return None
+
+
+def _lang(items: Items) -> set[str] | None:
+    out = {""}
+    for op, av in items:
+        sub = _lang_item(op, av)
+        if sub is None:
+            return None
+        out = {a + b for a in out for b in sub}
+        if len(out) > _MAX_STRINGS:
+            return None
+    return out
+
+
+class _Measure(NamedTuple):
+    """What separates the runs counted between a match's start and its pivot."""
+
+    sep: Any  # (str) -> bool
+    # Categories holding only separators, and holding none.
+    only: frozenset[Any]
+    none: frozenset[Any]
+    # Categories whose complement holds no separator.
+    covers: frozenset[Any]
+    # On the reversed text: a separator run, then a non-separator run (``(?:\s*\S+)``).
+    run: str
+    gap: str
+
+    def back(self, runs: int) -> str:
+        """Up to ``runs`` runs and the separators around them, read backwards from a pivot."""
+        return f"(?:{self.run}){{0,{runs}}}{self.gap}"
+
+
+def _measures() -> tuple[_Measure, ...]:
+    if _SRE is None:  # pragma: no cover
+        return ()
+    c = _SRE
+    spaces = _Measure(
+        lambda ch: ch in _SPACES,
+        frozenset({c.CATEGORY_SPACE}),
+        frozenset({c.CATEGORY_NOT_SPACE, c.CATEGORY_WORD, c.CATEGORY_DIGIT}),
+        frozenset({c.CATEGORY_SPACE, c.CATEGORY_NOT_WORD, c.CATEGORY_NOT_DIGIT}),
+        r"\s*\S+",
+        r"\s*",
+    )
+    words = _Measure(
+        lambda ch: not _word_char(ch),
+        frozenset({c.CATEGORY_SPACE, c.CATEGORY_NOT_WORD}),
+        frozenset({c.CATEGORY_WORD, c.CATEGORY_DIGIT}),
+        frozenset({c.CATEGORY_NOT_WORD}),
+        r"\W*\w+",
+        r"\W*",
+    )
+    return spaces, words
+
+
+_MEASURES = _measures()
+
+
+def _class_can_sep(items: Items, m: _Measure) -> bool:
+    if any(op is _SRE.NEGATE for op, _ in items):
+        return not any(op is _SRE.CATEGORY and av in m.covers for op, av in items)
+    for op, av in items:
+        if op is _SRE.LITERAL:
+            if m.sep(chr(av)):
+                return True
+        elif op is _SRE.RANGE:
+            if av[1] - av[0] > 0x3000 or any(m.sep(chr(x)) for x in range(av[0], av[1] + 1)):
+                return True
+        elif op is _SRE.CATEGORY:
+            if av not in m.none:
+                return True
+        else:
+            return True
+    return False
+
+
+def _class_only_sep(items: Items, m: _Measure) -> bool:
+    for op, av in items:
+        if op is _SRE.LITERAL:
+            if not m.sep(chr(av)):
+                return False
+        elif op is _SRE.RANGE:
+            if av[1] - av[0] > 0x3000 or not all(m.sep(chr(x)) for x in range(av[0], av[1] + 1)):
+                return False
+        elif op is _SRE.CATEGORY:
+            if av not in m.only:
+                return False
+        else:
+            return False
+    return True
+
+
+def _can_sep_item(op: Any, av: Any, m: _Measure) -> bool:
+    if _zero_width(op):
+        return False
+    if op is _SRE.LITERAL:
+        return bool(m.sep(chr(av)))
+    if op is _SRE.IN:
+        return _class_can_sep(av, m)
+    if op is _SRE.BRANCH:
+        return any(_can_sep(_items(alt), m) for alt in av[1])
+    if op is _SRE.SUBPATTERN:
+        return _can_sep(_items(av[3]), m)
+    if op in (_SRE.MAX_REPEAT, _SRE.MIN_REPEAT):
+        return _can_sep(_items(av[2]), m)
+    return True
+
+
+def _can_sep(items: Items, m: _Measure) -> bool:
+    return any(_can_sep_item(op, av, m) for op, av in items)
+
+
+def _runs_item(op: Any, av: Any, m: _Measure) -> int | None:
+    """At most how many runs of non-separators one part can consume (None: no bound)."""
+    if op is _SRE.LITERAL:
+        return 0 if m.sep(chr(av)) else 1
+    if op is _SRE.IN:
+        return 0 if _class_only_sep(av, m) else 1
+    if _zero_width(op):
+        return 0
+    if op is _SRE.BRANCH:
+        counts = [_runs(_items(alt), m) for alt in av[1]]
+        return None if None in counts else max(c for c in counts if c is not None)
+    if op is _SRE.SUBPATTERN:
+        return _runs(_items(av[3]), m)
+    if op in (_SRE.MAX_REPEAT, _SRE.MIN_REPEAT):
+        _, hi, node = av
+        sub = _items(node)
+        one = _runs(sub, m)
+        if one is None or one == 0:
+            return one
+        if not _can_sep(sub, m):
+            # Repeats of something without separators stay one run.
+            return 1
+        return None if hi is _SRE.MAXREPEAT else hi * one
+    return None
+
+
+def _runs(items: Items, m: _Measure) -> int | None:
+    total = 0
+    joined = False
+    for op, av in items:
+        if _zero_width(op):
+            continue
+        if not _can_sep_item(op, av, m):
+            # Parts without separators side by side make one run between them.
+            total += 0 if joined else 1
+            joined = True
+            continue
+        joined = False
+        n = _runs_item(op, av, m)
+        if n is None:
+            return None
+        total += n
+    return total
+
+
+def _guard_item(op: Any, av: Any) -> int:
+    """Whether a part, ending right before a word character, leaves a word start there.
+
+    _SUCCESS: it does; _FAIL: it may not; _TRANSPARENT: it does if it consumed anything, and
+    if it consumed nothing the part before it decides.
+    """
+    if op is _SRE.AT:
+        starts = (_SRE.AT_BOUNDARY, _SRE.AT_BEGINNING, _SRE.AT_BEGINNING_STRING, _SRE.AT_BEGINNING_LINE)
+        return _SUCCESS if av in starts else _FAIL
+    if op is _SRE.ASSERT:
+        direction, node = av
+        sub = _items(node)
+        if direction < 0 and len(sub) == 1 and _guard_item(*sub[0]) == _SUCCESS:
+            return _SUCCESS
+        return _TRANSPARENT
+    if op is _SRE.ASSERT_NOT:
+        return _TRANSPARENT
+    if op is _SRE.LITERAL:
+        return _FAIL if _word_char(chr(av)) else _SUCCESS
+    if op is _SRE.IN:
+        return _SUCCESS if _class_only_sep(av, _MEASURES[1]) else _FAIL
+    if op is _SRE.BRANCH:
+        results = {_guard_seq(_items(alt)) for alt in av[1]}
+        if _FAIL in results:
+            return _FAIL
+        return _SUCCESS if results == {_SUCCESS} else _TRANSPARENT
+    if op is _SRE.SUBPATTERN:
+        return _guard_seq(_items(av[3]))
+    if op in (_SRE.MAX_REPEAT, _SRE.MIN_REPEAT):
+        one = _guard_seq(_items(av[2]))
+        if one == _FAIL:
+            return _FAIL
+        return _SUCCESS if one == _SUCCESS and av[0] >= 1 else _TRANSPARENT
+    return _FAIL
+
+
+def _guard_seq(items: Items) -> int:
+    for op, av in reversed(items):
+        g = _guard_item(op, av)
+        if g != _TRANSPARENT:
+            return g
+    return _TRANSPARENT
+
+
+def _word_start_before(items: Items, i: int, inherited: bool) -> bool:
+    """Whether the parts before ``items[i]`` leave a word start where it begins."""
+    g = _guard_seq(items[:i])
+    return inherited if g == _TRANSPARENT else g == _SUCCESS
+
+
+class _Pivot(NamedTuple):
+    words: frozenset[str]
+    # Runs of non-spaces, and of word characters, at most between a match's start and the
+    # pivot (None: no bound).
+    runs: tuple[int | None, int | None]
+    # Whether the pivot always begins a word (else it is looked for inside words too).
+    word_start: bool
+    # When neither count is bounded: the characters a match can hold before its pivot, as a
+    # regex run read backwards from it (None: any).
+    chars: str | None = None
+    # The parts of the pattern from the pivot on: a pivot where they do not match is skipped.
+    rest: Items | None = None
+
+
+def _score(p: _Pivot) -> float:
+    """Rough cost of a pivot: how often its words begin a word (or a place inside one), times its window."""
+    bounded = [r for r in p.runs if r is not None]
+    k = min(bounded) if bounded else 6
+    cost = 0.0
+    for w in p.words:
+        # The scan finds words that *begin* with a pivot word: short ones begin many.
+        c = {1: 2000.0, 2: 300.0, 3: 40.0, 4: 8.0}.get(len(w), 2.0)
+        if w in _COMMON:
+            c = max(c, 1000.0)
+        cost += c if p.word_start else 3 * c
+    return cost * (1.0 + k / 3.0)
+
+
+def _plan(items: Items, before: tuple[int | None, int | None], chars: frozenset[str] | None,
+          inherited: bool, inside_word: bool, after: Items, whole: Items) -> tuple[float, list[_Pivot]] | None:
+    """The cheapest pivots of which every match of ``items`` holds one, or None.
+
+    ``before``: runs the parts before ``items`` can consume; ``chars``: the characters they
+    can consume (regex fragments; None: any); ``inherited``: whether they leave a word start;
+    ``inside_word``: whether they end with a letter of the pattern; ``after``: the parts that
+    follow ``items``; ``whole``: the pattern from where ``items`` begins (``items + after``, or
+    an enclosing group and what follows it, shared by the group's branches).
+    """
+    best: tuple[float, list[_Pivot]] | None = None
+
+    def consider(option: tuple[float, list[_Pivot]]) -> None:
+        nonlocal best
+        if best is None or option[0] < best[0]:
+            best = option
+
+    for i, (op, av) in enumerate(items):
+        if before == (None, None) and chars is None:
+            break
+        here = _lang_item(op, av)
+        # Not from inside a word of the pattern ("alled" of "called"): never rarer than the word.
+        inside = _ends_in_word(items[i - 1]) if i > 0 else inside_word
+        if here is not None and here != {""} and not inside:
+            strings = {""}
+            for op2, av2 in items[i:]:
+                more = _lang_item(op2, av2)
+                if more is None:
+                    break
+                grown = {a + b for a in strings for b in more}
+                if len(grown) > _MAX_STRINGS:
+                    break
+                strings = grown
+            words = frozenset(s[: len(s) - len(s.lstrip("abcdefghijklmnopqrstuvwxyz0123456789_"))] for s in strings)
+            if "" not in words:
+                back = None
+                if before == (None, None) and chars is not None:
+                    back = "(?:" + "|".join(sorted(chars)) + ")*" if chars else ""
+                rest = whole if i == 0 else items[i:] + after
+                pivot = _Pivot(words, before, _word_start_before(items, i, inherited), back, rest)
+                consider((_score(pivot), [pivot]))
+        alts = av[1] if op is _SRE.BRANCH else [av[3]] if op is _SRE.SUBPATTERN else []
+        if alts:
+            start = _word_start_before(items, i, inherited)
+            inside = _ends_in_word(items[i - 1]) if i > 0 else inside_word
+            group = whole if i == 0 else items[i:] + after
+            plans = [_plan(_items(alt), before, chars, start, inside, items[i + 1 :] + after, group) for alt in alts]
+            if all(p is not None for p in plans):
+                consider((sum(p[0] for p in plans if p), [x for p in plans if p for x in p[1]]))
+        counts = [_runs_item(op, av, m) for m in _MEASURES]
+        before = tuple(None if b is None or c is None else b + c for b, c in zip(before, counts, strict=True))  # type: ignore[assignment]
+        if chars is not None:
+            more_chars = _chars_item(op, av, False)
+            chars = None if more_chars is None else chars | more_chars
+    return best
+
+
+def _ends_in_word(item: tuple[Any, Any]) -> bool:
+    return item[0] is _SRE.LITERAL and _word_char(chr(item[1]))
+
+
+def _chars_item(op: Any, av: Any, flags_changed: bool) -> frozenset[str] | None:
+    """Regex fragments for the characters one part can consume (None: any, or unknown)."""
+    if _zero_width(op):
+        return frozenset()
+    if op is _SRE.LITERAL:
+        return frozenset({f"\\U{av:08x}"})
+    if op is _SRE.IN:
+        cls = _class_regex(av, flags_changed)
+        # Words and non-spaces reach too far back to be worth it.
+        wide = any(o is _SRE.NEGATE or (o is _SRE.CATEGORY and a is not _SRE.CATEGORY_SPACE) for o, a in av)
+        return None if cls is None or wide else frozenset({cls})
+    if op is _SRE.BRANCH or op is _SRE.SUBPATTERN or op in (_SRE.MAX_REPEAT, _SRE.MIN_REPEAT):
+        nodes = av[1] if op is _SRE.BRANCH else [av[3]] if op is _SRE.SUBPATTERN else [av[2]]
+        changed = flags_changed or (op is _SRE.SUBPATTERN and bool(av[1] or av[2]))
+        out: frozenset[str] = frozenset()
+        for node in nodes:
+            for op2, av2 in _items(node):
+                sub = _chars_item(op2, av2, changed)
+                if sub is None:
+                    return None
+                out |= sub
+        return out
+    return None
+
+
+_CATEGORY_CLASSES = {
+    "CATEGORY_WORD": r"\w", "CATEGORY_NOT_WORD": r"\W", "CATEGORY_SPACE": r"\s",
+    "CATEGORY_NOT_SPACE": r"\S", "CATEGORY_DIGIT": r"\d", "CATEGORY_NOT_DIGIT": r"\D",
+}
+
+
+def _class_regex(items: Items, flags_changed: bool) -> str | None:
+    """A regex character class for an IN part, or None."""
+    negate, parts = False, []
+    for op, av in items:
+        if op is _SRE.NEGATE:
+            negate = True
+        elif op is _SRE.LITERAL:
+            parts.append(f"\\U{av:08x}")
+        elif op is _SRE.RANGE:
+            parts.append(f"\\U{av[0]:08x}-\\U{av[1]:08x}")
+        elif op is _SRE.CATEGORY and str(av) in _CATEGORY_CLASSES:
+            parts.append(_CATEGORY_CLASSES[str(av)])
+        else:
+            return None
+    if negate and flags_changed:
+        # Read under other case flags than the group's, a negated class could be narrower.
+        return None
+    return "[" + ("^" if negate else "") + "".join(parts) + "]"
+
+
+def _scoped(fragment: str, add: int, drop: int) -> str:
+    """``fragment`` under a group's own case flags."""
+    if not (add | drop) & re.IGNORECASE:
+        return fragment
+    return "(?" + ("i" if add & re.IGNORECASE else "") + ("-i" if drop & re.IGNORECASE else "") + ":" + fragment + ")"
+
+
+def _first(items: Items) -> tuple[list[str] | None, bool, bool]:
+    """Regexes one of which matches a match's first character after any leading spaces
+    (None: any character); whether the match can be empty or spaces only; whether it can
+    begin with spaces before that character."""
+    out: list[str] = []
+    spaced = False
+    spaces = _MEASURES[0]
+    for op, av in items:
+        if _zero_width(op):
+            continue
+        if _can_sep_item(op, av, spaces) and _runs_item(op, av, spaces) == 0:
+            spaced = True
+            continue
+        if op is _SRE.LITERAL:
+            return [*out, f"\\U{av:08x}"], False, spaced
+        if op is _SRE.IN:
+            cls = _class_regex(av, False)
+            return (None if cls is None else [*out, cls]), False, spaced
+        if op is _SRE.BRANCH or op is _SRE.SUBPATTERN:
+            alts = av[1] if op is _SRE.BRANCH else [av[3]]
+            empty = False
+            for alt in alts:
+                sub, e, sp = _first(_items(alt))
+                if sub is None:
+                    return None, False, spaced
+                if op is _SRE.SUBPATTERN and (av[1] or av[2]):
+                    if (av[1] | av[2]) & ~re.IGNORECASE:
+                        return None, False, spaced
+                    sub = [_scoped(f, av[1], av[2]) for f in sub]
+                out += sub
+                empty = empty or e
+                spaced = spaced or sp
+            if not empty:
+                return out, False, spaced
+            continue
+        if op in (_SRE.MAX_REPEAT, _SRE.MIN_REPEAT):
+            sub, e, sp = _first(_items(av[2]))
+            if sub is None:
+                return None, False, spaced
+            out += sub
+            spaced = spaced or sp
+            if av[0] >= 1 and not e:
+                return out, False, spaced
+            continue
+        return None, False, spaced
+    return out, True, spaced
+
+
+class _Plan(NamedTuple):
+    pivots: list[_Pivot]
+    # Zero-width, found where a match can begin.
+    starts: re.Pattern[str]
+    # For each pivot, the regex that, on the reversed text, reaches back from the pivot to
+    # the first place a match holding it can begin; and one that must match at the pivot
+    # (None where the window is too small to be worth the check).
+    backs: list[re.Pattern[str]]
+    rests: list[re.Pattern[str] | None]
+
+
+def _back(pivot: _Pivot, flags: int) -> re.Pattern[str]:
+    bounded = [(r, m) for m, r in enumerate(pivot.runs) if r is not None]
+    if bounded:
+        runs, measure = min(bounded)
+        return re.compile(_MEASURES[measure].back(runs))
+    return re.compile(pivot.chars or "", flags)
+
+
+def _rest(tree: Any, pivot: _Pivot, flags: int) -> re.Pattern[str] | None:
+    bounded = [r for r in pivot.runs if r is not None]
+    if bounded and min(bounded) < 2:
+        return None
+    rx: re.Pattern[str] = _COMPILER.compile(_PARSER.SubPattern(tree.state, pivot.rest), flags)
+    return rx
+
+
+def _plan_rule(rule: _Rule) -> _Plan | None:
+    if _PARSER is None:  # pragma: no cover
+        return None
+    try:
+        flags = rule.rx.flags & re.IGNORECASE
+        tree = _PARSER.parse(rule.rx.pattern, flags)
+        items = _items(tree)
+        planned = _plan(items, (0, 0), frozenset(), False, False, [], items)
+        first, empty, spaced = _first(items)
+        if planned is None or first is None or empty:
+            return None
+        boundary = bool(items) and items[0] == (_SRE.AT, _SRE.AT_BOUNDARY)
+        starts = (r"\b" if boundary else "") + "(?=" + (r"\s*" if spaced else "") + "(?:" + "|".join(dict.fromkeys(first)) + "))"
+        compiled: dict[int, re.Pattern[str] | None] = {}
+        rests = []
+        for p in planned[1]:
+            # Branches whose pivots begin them share one regex: the group and what follows.
+            key = id(p.rest)
+            if key not in compiled:
+                compiled[key] = _rest(tree, p, flags)
+            rests.append(compiled[key])
+        return _Plan(planned[1], re.compile(starts, flags), [_back(p, flags) for p in planned[1]], rests)
+    except Exception:  # a parse tree this does not know: the rule runs the plain way
+        return None
+
+
+_lang_item = _memo("lang", _lang_item)
+_runs_item = _memo("runs", _runs_item)
+_can_sep_item = _memo("sep", _can_sep_item)
+_chars_item = _memo("chars", _chars_item)
+_guard_item = _memo("guard", _guard_item)
+
+
+# A rule woken by a pivot word: its index, the regex that reaches back from the pivot (on the
+# reversed text) to the first place a match can begin, and the one that must match at the
+# pivot (or None).
+_Wake = tuple[int, re.Pattern[str], "re.Pattern[str] | None"]
+
+
+def _scanner(plans: list[_Plan | None], word_start: bool) -> tuple[re.Pattern[str] | None, dict[str, tuple[_Wake, ...]]]:
+    """A regex finding the pivots of every rule, and the rules each word it finds wakes."""
+    pivots = [(r, pv, back, rest) for r, p in enumerate(plans) if p
+              for pv, back, rest in zip(p.pivots, p.backs, p.rests, strict=True) if pv.word_start == word_start]
+    words = sorted({w for _, pv, _, _ in pivots for w in pv.words})
+    by_word: dict[str, list[_Wake]] = {}
+    for r, pv, back, rest in pivots:
+        for w in pv.words:
+            by_word.setdefault(w, []).append((r, back, rest))
+    # The scan finds the longest pivot word that starts at a place; a rule with a shorter word
+    # that also starts there is woken too.
+    wakes = {
+        found: tuple(dict.fromkeys(x for k in range(1, len(found) + 1) for x in by_word.get(found[:k], ())))
+        for found in words
+    }
+    if not words:
+        return None, wakes
+    return re.compile((r"\b" if word_start else "") + _words("|".join(words))), wakes
+
+
+class _Engine(NamedTuple):
+    plans: list[_Plan | None]
+    scan: re.Pattern[str] | None
+    scan_wakes: dict[str, tuple[_Wake, ...]]
+    scan_in: re.Pattern[str] | None
+    scan_in_wakes: dict[str, tuple[_Wake, ...]]
+    unplanned: list[int]
+
+
+@functools.cache
+def _engine() -> _Engine:
+    """Plans and scans for the patterns; made on first use (about a quarter of a second), not on import."""
+    try:
+        plans = [_plan_rule(r) for r in _COMPILED]
+    finally:
+        _MEMO.clear()
+    scan, wakes = _scanner(plans, True)
+    scan_in, wakes_in = _scanner(plans, False)
+    return _Engine(plans, scan, wakes, scan_in, wakes_in, [r for r, p in enumerate(plans) if p is None])
+
+# A pivot found in a text: where, and the two regexes of its _Wake.
+_Hit = tuple[int, re.Pattern[str], "re.Pattern[str] | None"]
+
+
+class _EmptyMatch(Exception):
+    pass
+
+
+def _planned_matches(rule: _Rule, plan: _Plan, read: str, rev: str, hits: list[_Hit]) -> list[tuple[int, int]]:
+    """``[m.span() for m in rule.rx.finditer(read)]``, trying only places near the pivots.
+
+    Every match begins in the window before one of its pivots, so trying those places in
+    order, each from the end of the match before, finds what ``finditer`` finds.
+    """
+    n = len(read)
+    windows = [(n - back.match(rev, n - c).end(), c) for c, back, rest in hits  # type: ignore[union-attr]
+               if rest is None or rest.match(read, c) is not None]
+    if not windows:
+        return []
+    windows.sort()
+    merged = [list(windows[0])]
+    for lo, hi in windows[1:]:
+        if lo <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    out: list[tuple[int, int]] = []
+    pos = 0
+    match = rule.rx.match
+    for lo, hi in merged:
+        for s in plan.starts.finditer(read, max(lo, pos), hi + 1):
+            p = s.start()
+            if p > hi:
+                break
+            if p < pos:
+                continue
+            m = match(read, p)
+            if m is not None:
+                e = m.end()
+                if e == p:
+                    # finditer's rules for empty matches are not copied here.
+                    raise _EmptyMatch
+                out.append((p, e))
+                pos = e
+                if pos > hi:
+                    break
+    return out
+
+
+def _rule_matches(rule: _Rule, plan: _Plan | None, t: str, low: str, rev: str, hits: list[_Hit] | None) -> list[tuple[int, int]]:
+    read = low if rule.lowered else t
+    if plan is not None:
+        if not hits:
+            return []
+        try:
+            spans = _planned_matches(rule, plan, read, rev, hits)
+        except _EmptyMatch:
+            spans = [m.span() for m in rule.rx.finditer(read)]
+    elif rule.needs is None or rule.needs.search(read) is not None:
+        return [m.span() for m in rule.rx.finditer(read)]
+    else:
+        return []
+    if spans and rule.needs is not None and rule.needs.search(read) is None:
+        return []
+    return spans
+
+
+def _keep(t: str, found_by_rule: list[tuple[_Rule, list[tuple[int, int]]]]) -> list[tuple[int, int, str]]:
+    candidates: list[tuple[str, int, int]] = []
+    for rule, spans in found_by_rule:
+        for n, (s, e) in enumerate(spans, start=1):
+            if n < rule.from_nth:
+                continue
+            if rule.veto_before is not None and rule.veto_before.search(t[max(0, s - 40) : s]):
+                continue
+            candidates.append((rule.kind, s, -e))
+    # One span per kind for overlapping cues: the one starting first (then the longest), so
+    # a span starts at its earliest cue whichever rule found it.
+    found: list[tuple[int, int, str]] = []
+    for kind, s, neg_e in sorted(candidates):
+        e = -neg_e
+        if any(k == kind and s < fe and e > fs for fs, fe, k in found):
+            continue
+        found.append((s, e, kind))
+    return sorted(found)
+
+
+def _reference_spans(t: str, rules: list[_Rule]) -> list[tuple[int, int, str]]:
+    """Every rule run over the whole text: the plain loop the fast path must agree with."""
+    # Same length as t, so offsets found in it point into t.
+    low = t.translate(_LOWER)
+    by_rule = []
+    for rule in rules:
+        read = low if rule.lowered else t
+        if rule.needs is not None and rule.needs.search(read) is None:
+            continue
+        by_rule.append((rule, [m.span() for m in rule.rx.finditer(read)]))
+    return _keep(t, by_rule)
+
+
+def _fast_spans(t: str) -> list[tuple[int, int, str]]:
+    if _FOLDS.search(t):
+        return _reference_spans(t, _COMPILED)
+    # Same length as t, so offsets found in it point into t.
+    engine = _engine()
+    low = t.translate(_LOWER)
+    hits: dict[int, list[_Hit]] = {}
+    if engine.scan is not None:
+        wakes = engine.scan_wakes
+        for m in engine.scan.finditer(low):
+            c = m.start()
+            for r, back, rest in wakes[m.group()]:
+                hits.setdefault(r, []).append((c, back, rest))
+    if engine.scan_in is not None:
+        # Every place a pivot word begins, overlapping ones too (finditer would skip them).
+        wakes = engine.scan_in_wakes
+        inside = engine.scan_in.search(low)
+        while inside is not None:
+            c = inside.start()
+            for r, back, rest in wakes[inside.group()]:
+                hits.setdefault(r, []).append((c, back, rest))
+            inside = engine.scan_in.search(low, c + 1)
+    rev = low[::-1]
+    by_rule = []
+    for r in [*hits, *engine.unplanned]:
+        rule = _COMPILED[r]
+        spans = _rule_matches(rule, engine.plans[r], t, low, rev, hits.get(r))
+        if spans:
+            by_rule.append((rule, spans))
+    return _keep(t, by_rule)
+
+
+def _assemble(items: list[str], per_text: list[list[tuple[int, int, str]]]) -> TextSpans:
     rows: list[int] = []
     kinds: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
     texts: list[str] = []
-    for i, t in enumerate(items):
-        # Same length as t, so offsets found in it point into t.
-        low = t.translate(_LOWER)
-        found: list[tuple[int, int, str]] = []
-        candidates: list[tuple[str, int, int]] = []
-        for kind, rx, veto, from_nth, needs, lowered in rules:
-            read = low if lowered else t
-            if needs is not None and needs.search(read) is None:
-                continue
-            for n, m in enumerate(rx.finditer(read), start=1):
-                if n < from_nth:
-                    continue
-                s, e = m.start(), m.end()
-                if veto is not None and veto.search(t[max(0, s - 40) : s]):
-                    continue
-                candidates.append((kind, s, -e))
-        # One span per kind for overlapping cues: the one starting first (then the longest), so
-        # a span starts at its earliest cue whichever rule found it.
-        for kind, s, neg_e in sorted(candidates):
-            e = -neg_e
-            if any(k == kind and s < fe and e > fs for fs, fe, k in found):
-                continue
-            found.append((s, e, kind))
-        for s, e, kind in sorted(found):
+    for i, (t, found) in enumerate(zip(items, per_text, strict=True)):
+        for s, e, kind in found:
             rows.append(i)
             kinds.append(kind)
             starts.append(s)
@@ -627,11 +1359,21 @@ def _collect(items: list[str], rules: list[_Rule]) -> TextSpans:
                      np.array(ends, dtype=np.int64), texts)
 
 
+def _collect(items: list[str], rules: list[_Rule]) -> TextSpans:
+    return _assemble(items, [_reference_spans(t, rules) for t in items])
+
+
+def _reference_tag(texts: pa.Array | list[str]) -> TextSpans:
+    """PatternSpanTagger's output computed the plain way (every pattern over every text); for tests."""
+    return _collect(texts_of(texts), _COMPILED)
+
+
 class PatternSpanTagger:
     name = "spans-patterns-v2"
 
     def tag(self, texts: pa.Array | list[str]) -> TextSpans:
-        return _collect(texts_of(texts), _COMPILED)
+        items = texts_of(texts)
+        return _assemble(items, [_fast_spans(t) for t in items])
 
 
 class KeywordSpanTagger:
