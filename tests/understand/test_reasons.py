@@ -94,6 +94,17 @@ def test_a_refit_leaves_texts_in_their_reasons_when_the_data_did_not_move() -> N
     assert (cold.assign(x)[0] == before).mean() < (after == before).mean()
 
 
+def test_new_reasons_never_take_an_id_the_store_has_used() -> None:
+    x, y = blobs(4, k=4)
+    first = fit_reasons(x, texts_for(y), k=4, seed=0)
+    # Ids up to 9 were used by models before this one (since retired); the store says so.
+    x2, y2 = blobs(4, k=5)
+    second = fit_reasons(x2, texts_for(y2), k=5, seed=7, previous=first, first_new_id=10)
+    assert sorted(second.ids.tolist()) == [1, 2, 3, 4, 10]
+    fresh = fit_reasons(x, texts_for(y), k=4, seed=0, first_new_id=10)
+    assert sorted(fresh.ids.tolist()) == [10, 11, 12, 13]
+
+
 def test_keywords_label_real_cfpb_issues() -> None:
     df = pd.read_csv(SAMPLE, dtype=str, keep_default_na=False)
     issues = sorted(df["Issue"].unique())

@@ -256,3 +256,22 @@ def test_build_keeps_the_evaluation_halves_apart() -> None:
     assert len(a) == 3646 and len(b) == 3647
     assert not set(a.tolist()) & set(b.tolist()) and len(set(a.tolist()) | set(b.tolist())) == 7293
     assert np.array_equal(cfpb_halves(7293)[0], a)
+
+
+def test_a_cluster_worker_scores_static_vectors_with_the_static_head(static: StaticEmbedder) -> None:
+    # Workers build their own enricher from names; they once took the MiniLM head for any embedder.
+    import datetime as dt
+
+    from goodwill.understand.cluster import EnrichSpec, _enrich_batches
+    from goodwill.understand.reasons import fit_reasons
+
+    texts = ["My refund never arrived.", "Thank you, the agent was great!", "Why was my card charged twice?"]
+    model = fit_reasons(static.embed(texts), texts, k=2, seed=0, embedder=static.name)
+    batch = pa.record_batch({"interaction_id": ["a", "b", "c"], "customer_id": ["x", "y", "z"],
+                             "occurred_at": pa.array([dt.datetime(2026, 1, 1, tzinfo=dt.UTC)] * 3,
+                                                     pa.timestamp("us", tz="UTC")),
+                             "text": texts})
+    spec = EnrichSpec("static", "head", model, dt.datetime(2026, 2, 1, tzinfo=dt.UTC))
+    out = pa.Table.from_batches(list(_enrich_batches(spec, iter([batch]))))
+    assert set(out.column("sentiment_model").to_pylist()) == {HeadSentiment.for_embedder(static.name).name}
+    assert out.column("sentiment_label").to_pylist()[:2] == ["negative", "positive"]

@@ -64,7 +64,7 @@ def _enricher(spec: EnrichSpec) -> Enricher:
     found = _ENRICHERS.get(spec.key)
     if found is None:
         # Spans are found by their own pass (spans_frame), so the enricher leaves them out.
-        found = Enricher(make_embedder(spec.embedder), make_sentiment(spec.sentiment), spec.reasons)
+        found = Enricher(make_embedder(spec.embedder), make_sentiment(spec.sentiment, spec.embedder), spec.reasons)
         _ENRICHERS[spec.key] = found
         _LOADS[spec.key] = _LOADS.get(spec.key, 0) + 1
     return found

@@ -214,6 +214,7 @@ def fit_reasons(
     outlier_quantile: float = 0.99,
     n_representatives: int = 3,
     warm_start: bool = True,
+    first_new_id: int = 1,
 ) -> ReasonModel:
     """Fit reasons on a sample (the caller bounds its size). Same inputs and seed, same model."""
     if len(embeddings) != len(texts):
@@ -233,7 +234,7 @@ def fit_reasons(
     threshold = float(np.quantile(dist, outlier_quantile))
     kws = _keywords(texts, labels, kk)
     sizes = np.bincount(labels, minlength=kk)
-    ids, changes = match_ids(centroids, previous, keep_id_cosine)
+    ids, changes = match_ids(centroids, previous, keep_id_cosine, first_new_id)
     reasons = []
     for c in range(kk):
         members = np.flatnonzero(labels == c)
@@ -263,12 +264,19 @@ def fit_reasons(
 
 
 def match_ids(
-    centroids: np.ndarray, previous: ReasonModel | None, keep_id_cosine: float = 0.8
+    centroids: np.ndarray,
+    previous: ReasonModel | None,
+    keep_id_cosine: float = 0.8,
+    first_new_id: int = 1,
 ) -> tuple[np.ndarray, dict[int, int | None]]:
-    """Ids for new centroids: an old reason's id where the Hungarian match is close enough."""
+    """Ids for new centroids: an old reason's id where the Hungarian match is close enough.
+
+    New reasons are numbered from ``first_new_id`` (or above the previous model's ids): a store
+    passes one above every id it has ever used, so a retired reason's id is never given to
+    another reason while texts enriched under it are still counted by it."""
     k = len(centroids)
     if previous is None or not previous.reasons:
-        return np.arange(1, k + 1, dtype=np.int64), {}
+        return np.arange(first_new_id, first_new_id + k, dtype=np.int64), {}
     from scipy.optimize import linear_sum_assignment
 
     sims = centroids @ previous.centroids.T
@@ -279,7 +287,7 @@ def match_ids(
         if sims[r, c] >= keep_id_cosine:
             ids[r] = previous.ids[c]
             changes[int(previous.ids[c])] = int(previous.ids[c])
-    nxt = int(previous.ids.max()) + 1
+    nxt = max(int(previous.ids.max()) + 1, first_new_id)
     for r in range(k):
         if ids[r] < 0:
             ids[r] = nxt

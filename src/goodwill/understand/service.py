@@ -204,25 +204,20 @@ def _fit(
             hint="Ingest interactions with text first (goodwill ingest ...).",
         )
     previous = load_reason_model(store)
+    # A model fitted with another embedder lives in another space: no reason carries over.
     other_space = previous is not None and previous.embedder != embedder.name
+    # New ids start above every id the store has used, not only the current model's, so texts
+    # enriched under a retired reason are never counted under a new one that shares its id.
+    used = int(store.scalar("SELECT max(reason_id) FROM reasons") or 0)
     emb = embedder.embed(pa.array(texts, type=pa.string()))
     model = fit_reasons(
-        emb, texts, k=k, seed=seed, embedder=embedder.name, previous=None if other_space else previous
+        emb, texts, k=k, seed=seed, embedder=embedder.name,
+        previous=None if other_space else previous, first_new_id=used + 1,
     )
     if other_space and previous is not None:
-        _retire_other_space(store, model, previous)
+        model.id_changes = {int(i): None for i in previous.ids}
     save_reason_model(store, model)
     return model, _SampleCache(embedder, texts, emb)
-
-
-def _retire_other_space(store: Store, model: ReasonModel, previous: ReasonModel) -> None:
-    """A model fitted with another embedder: its centroids live in another space, so no reason
-    carries over. New ids start above every id the store has used, so texts enriched under the
-    old reasons are never counted under a new reason that happens to share an id."""
-    used = int(store.scalar("SELECT max(reason_id) FROM reasons") or 0)
-    for r in model.reasons:
-        r.reason_id += used
-    model.id_changes = {int(i): None for i in previous.ids}
 
 
 # -- enrichment ----------------------------------------------------------------------------
