@@ -130,7 +130,21 @@ def test_offsets_point_into_the_text_and_rows_are_kept() -> None:
     found = PatternSpanTagger().tag(pa.array(texts))
     assert set(found.row.tolist()) == {1, 2}
     for r, s, e, t in zip(found.row, found.start, found.end, found.text, strict=True):
-        assert texts[r][s:e].strip() == t
+        assert texts[r][s:e] == t
+
+
+def test_spans_start_and_end_on_words_not_space() -> None:
+    # Patterns that begin after a sentence end, or with an optional name, match leading space.
+    texts = ["On several occasions I would have to wait for 10/15 minutes while the teller called.",
+             "I don't think I should have to wait four months for my money.",
+             "Given that the agent had also assured me that I had a refund coming, I waited.",
+             *pd.read_csv(LABELS / "cfpb_sample.csv.gz", dtype=str, keep_default_na=False)[
+                 "Consumer complaint narrative"].tolist()]
+    found = PatternSpanTagger().tag(texts)
+    assert len(found) > 20
+    for r, s, e, t in zip(found.row, found.start, found.end, found.text, strict=True):
+        assert not texts[r][s].isspace() and not texts[r][e - 1].isspace(), (texts[r][s:e],)
+        assert texts[r][s:e] == t
 
 
 def test_plain_text_has_no_spans_and_the_keyword_baseline_is_cruder() -> None:

@@ -1350,11 +1350,17 @@ def _assemble(items: list[str], per_text: list[list[tuple[int, int, str]]]) -> T
     texts: list[str] = []
     for i, (t, found) in enumerate(zip(items, per_text, strict=True)):
         for s, e, kind in found:
+            # Some patterns begin with optional space (after a sentence end, before a name):
+            # the offsets point at the words, so a highlight starts on the first one.
+            while s < e and t[s].isspace():
+                s += 1
+            while e > s and t[e - 1].isspace():
+                e -= 1
             rows.append(i)
             kinds.append(kind)
             starts.append(s)
             ends.append(e)
-            texts.append(t[s:e].strip())
+            texts.append(t[s:e])
     return TextSpans(np.array(rows, dtype=np.int64), kinds, np.array(starts, dtype=np.int64),
                      np.array(ends, dtype=np.int64), texts)
 
