@@ -59,7 +59,7 @@ def embedder_and_provenance(name: str) -> tuple[Embedder, dict[str, str]]:
         static = StaticEmbedder()
         return static, {"version": "airline-lr-static-1", "embedder_sha256": static.meta["sha256"]}
     meta = json.loads((MODEL_DIR / "minilm.json").read_text())
-    return OnnxMiniLM(), {"version": "airline-lr-2", "embedder_sha256": meta["sha256"]}
+    return OnnxMiniLM(), {"version": "airline-lr-3", "embedder_sha256": meta["sha256"]}
 
 
 def main() -> int:
