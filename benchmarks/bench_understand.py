@@ -16,6 +16,7 @@ import resource
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -86,8 +87,21 @@ def bench_redaction(quick: bool) -> None:
 # -- sentiment --------------------------------------------------------------------------
 
 
-def bench_sentiment(emb_model: OnnxMiniLM) -> None:
+def say_sentiment_table(out: Callable[[str], None], truth: np.ndarray,
+                        rows: Sequence[tuple[str, list[str], float]], classes: Sequence[str]) -> None:
+    """Accuracy, macro-F1 and per-class F1 of each model's labels, one table row each."""
     from sklearn.metrics import accuracy_score, f1_score
+
+    out("| model | accuracy | macro-F1 | F1 negative | F1 neutral | F1 positive | time (s, incl. embedding) |")
+    out("|---|---|---|---|---|---|---|")
+    for name, p, sec in rows:
+        per = f1_score(truth, p, labels=list(classes), average=None, zero_division=0)
+        out(f"| {name} | {accuracy_score(truth, p):.3f} | {f1_score(truth, p, average='macro', zero_division=0):.3f} | "
+            + " | ".join(f"{v:.3f}" for v in per) + f" | {sec:.1f} |")
+    out("")
+
+
+def bench_sentiment(emb_model: OnnxMiniLM) -> None:
     from sklearn.model_selection import train_test_split
 
     say("## Sentiment (airline tweets)")
@@ -114,13 +128,7 @@ def bench_sentiment(emb_model: OnnxMiniLM) -> None:
     say(f"{len(df):,} tweets after dropping duplicate ids; 80/20 stratified split (seed 13); "
         f"the head was trained on the 80% only; scored here on the held-out {len(texts):,} ({counts}).")
     say("")
-    say("| model | accuracy | macro-F1 | F1 negative | F1 neutral | F1 positive | time (s, incl. embedding) |")
-    say("|---|---|---|---|---|---|---|")
-    for name, p, sec in rows:
-        per = f1_score(truth, p, labels=classes, average=None, zero_division=0)
-        say(f"| {name} | {accuracy_score(truth, p):.3f} | {f1_score(truth, p, average='macro', zero_division=0):.3f} | "
-            + " | ".join(f"{v:.3f}" for v in per) + f" | {sec:.1f} |")
-    say("")
+    say_sentiment_table(say, truth, rows, classes)
     for name, p, _ in rows[:1] + rows[2:]:
         say(f"{name}: predicted " + ", ".join(f"{c} {p.count(c):,}" for c in classes) + ".")
     say("")

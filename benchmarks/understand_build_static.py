@@ -63,6 +63,7 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
 from goodwill.understand.embed import MAX_TOKENS, MODEL_DIR, OnnxMiniLM  # noqa: E402
 from goodwill.understand.static import (  # noqa: E402
@@ -72,6 +73,7 @@ from goodwill.understand.static import (  # noqa: E402
     load_tokenizer,
     token_ids,
 )
+from understand_train_sentiment import load_tweets, split  # noqa: E402
 
 SEED = 13
 DATA = Path(os.environ.get("GOODWILL_DATA", REPO.parent / "shared" / "data"))
@@ -82,20 +84,6 @@ FIT_TOKENS = MAX_TOKENS - 2
 
 
 # -- data ---------------------------------------------------------------------------------
-
-
-def airline() -> pd.DataFrame:
-    df = pd.read_csv(DATA / "airline-sentiment" / "Tweets.csv.gz", dtype={"tweet_id": str})
-    return df.drop_duplicates("tweet_id").reset_index(drop=True)
-
-
-def airline_split(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The sentiment head's 80/20 stratified split, seed 13 (as understand_train_sentiment.py)."""
-    from sklearn.model_selection import train_test_split
-
-    idx = np.arange(len(labels))
-    train, test = train_test_split(idx, test_size=0.2, stratify=labels, random_state=SEED)
-    return np.sort(train), np.sort(test)
 
 
 def twcs() -> list[str]:
@@ -131,9 +119,9 @@ class Corpora:
 
     @classmethod
     def load(cls) -> Corpora:
-        air = airline()
+        air = load_tweets()
         labels = air["airline_sentiment"].to_numpy()
-        train, test = airline_split(labels)
+        train, test = split(labels)
         cf = cfpb()
         a, b = cfpb_halves(len(cf))
         return cls(

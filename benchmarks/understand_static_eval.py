@@ -44,7 +44,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "src"))
 
 import understand_build_static as builder  # noqa: E402
-from bench_understand import cpu_s, long_texts, short_texts  # noqa: E402
+from bench_understand import cpu_s, long_texts, say_sentiment_table, short_texts  # noqa: E402
 from goodwill.ingest.redact import redact_array  # noqa: E402
 from goodwill.understand.embed import MODEL_DIR, OnnxMiniLM  # noqa: E402
 from goodwill.understand.reasons import default_k, fit_reasons  # noqa: E402
@@ -97,7 +97,6 @@ def build_variants(corpora: builder.Corpora, work: Path, cache: Path) -> dict[st
 
 def sentiment(corpora: builder.Corpora, static: dict[str, StaticEmbedder]) -> None:
     from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import accuracy_score, f1_score
 
     say("## Sentiment (airline tweets, held-out 20%)")
     say("")
@@ -126,13 +125,7 @@ def sentiment(corpora: builder.Corpora, static: dict[str, StaticEmbedder]) -> No
     say(f"{len(corpora.air):,} tweets after dropping duplicate ids; held out: {len(texts):,} ({counts}); every head "
         "was trained on the other 80% only (logistic regression, C = 4). Time includes embedding.")
     say("")
-    say("| model | accuracy | macro-F1 | F1 negative | F1 neutral | F1 positive | time (s) |")
-    say("|---|---|---|---|---|---|---|")
-    for name, p, sec in rows:
-        per = f1_score(truth, p, labels=CLASSES, average=None, zero_division=0)
-        say(f"| {name} | {accuracy_score(truth, p):.3f} | {f1_score(truth, p, average='macro', zero_division=0):.3f} | "
-            + " | ".join(f"{v:.3f}" for v in per) + f" | {sec:.1f} |")
-    say("")
+    say_sentiment_table(say, truth, rows, CLASSES)
 
 
 # -- contact reasons ----------------------------------------------------------------------------
