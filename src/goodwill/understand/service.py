@@ -261,11 +261,14 @@ def _pending(store: Store, batch_size: int, limit: int | None) -> Iterator[pa.Re
     sql = (
         "SELECT i.interaction_id, i.customer_id, i.occurred_at, i.text FROM interactions i "
         f"WHERE {_CUSTOMER_TEXT} AND NOT EXISTS "
-        "(SELECT 1 FROM enrichments e WHERE e.interaction_id = i.interaction_id) "
-        "ORDER BY i.interaction_id"
+        "(SELECT 1 FROM enrichments e WHERE e.interaction_id = i.interaction_id)"
     )
     if limit is not None:
-        sql += f" LIMIT {int(limit)}"
+        # Which texts a limit takes must not depend on the engine's scan order. Without a limit
+        # there is no sort: it would hold every pending text at once (881 MB peak at 1M texts
+        # against 427 MB at 100k, measured), and a text's enrichment does not depend on the
+        # others in its batch.
+        sql += f" ORDER BY i.interaction_id LIMIT {int(limit)}"
     yield from store.scan(sql, batch_size=batch_size)
 
 
