@@ -105,6 +105,18 @@ def test_new_reasons_never_take_an_id_the_store_has_used() -> None:
     assert sorted(fresh.ids.tolist()) == [10, 11, 12, 13]
 
 
+def test_a_text_distance_does_not_depend_on_its_batch() -> None:
+    # A Spark partition and a local run batch texts differently; stored distances must agree
+    # to the precision they are compared and shown at.
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3000, 384)).astype(np.float32)
+    model = fit_reasons(x[:600], [f"t{i}" for i in range(600)], k=20, seed=0)
+    ids, dist = model.assign(x)
+    for i in range(0, 3000, 97):
+        one_id, one_dist = model.assign(x[i : i + 1])
+        assert one_id[0] == ids[i] and abs(one_dist[0] - dist[i]) < 1e-12
+
+
 def test_keywords_label_real_cfpb_issues() -> None:
     df = pd.read_csv(SAMPLE, dtype=str, keep_default_na=False)
     issues = sorted(df["Issue"].unique())

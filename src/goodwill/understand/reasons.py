@@ -162,9 +162,12 @@ def assign(model: ReasonModel, embeddings: np.ndarray) -> tuple[np.ndarray, np.n
     """Nearest reason per row: (reason ids with -1 for unassigned, cosine distances)."""
     if len(embeddings) == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
-    sims = _unit(embeddings) @ model.centroids.T
+    # In float64: a float32 product's last bits depend on how many rows BLAS multiplies at
+    # once, so a text's distance would change with its batch (and differ between a Spark
+    # partition and a local run).
+    sims = _unit(embeddings).astype(np.float64) @ model.centroids.T.astype(np.float64)
     best = sims.argmax(axis=1)
-    dist = 1.0 - sims[np.arange(len(best)), best].astype(np.float64)
+    dist = 1.0 - sims[np.arange(len(best)), best]
     ids = model.ids[best]
     ids = np.where(dist <= model.threshold, ids, -1)
     return ids, dist

@@ -133,7 +133,8 @@ class HeadSentiment:
         return head
 
     def proba(self, embeddings: np.ndarray) -> np.ndarray:
-        z = embeddings.astype(np.float32) @ self.coef.T + self.intercept
+        # float64, so a text's score does not depend on its batch (see reasons.assign).
+        z = embeddings.astype(np.float64) @ self.coef.T.astype(np.float64) + self.intercept
         z -= z.max(axis=1, keepdims=True)
         p = np.exp(z)
         return np.asarray(p / p.sum(axis=1, keepdims=True))
