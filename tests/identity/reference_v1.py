@@ -133,7 +133,10 @@ class _Nodes:
 
 
 def _q(store: Store, sql: str) -> pa.Table:
-    return typed(store.query(sql), ID_TYPES)
+    # SQL returns rows in no fixed order (DuckDB's threads race), and codes are handed out in
+    # the order values are first seen: sorted, the same facts give the same decisions every run.
+    t = typed(store.query(sql), ID_TYPES)
+    return t.sort_by([(c, "ascending") for c in t.column_names]) if t.num_rows > 1 else t
 
 
 def _ordered_pairs(t: pa.Table) -> pa.Table:
