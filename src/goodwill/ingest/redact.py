@@ -19,13 +19,13 @@ precision per type are measured in ``benchmarks/bench_understand.py``.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["PLACEHOLDERS", "RedactedText", "Span", "luhn_ok", "redact_array", "redact_text"]
+__all__ = ["PLACEHOLDERS", "RedactedText", "Span", "luhn_ok", "redact_array", "redact_text", "replace_spans", "trim"]
 
 PLACEHOLDERS = ("EMAIL", "IBAN", "CARD", "PHONE", "ACCOUNT", "POSTCODE", "ADDRESS", "NAME")
 
@@ -140,37 +140,67 @@ def _card_kind(match_text: str) -> str:
     return "CARD" if 13 <= len(digits) <= 19 and luhn_ok(digits) else "ACCOUNT"
 
 
-def redact_text(text: str) -> RedactedText:
-    """Redact one text; spans point into the original text."""
-    out = text
-    # origin[i] is the (start, end) in the original of out[i].
-    origin: list[tuple[int, int]] = [(i, i + 1) for i in range(len(text))]
+def trim(text: str, start: int, end: int) -> tuple[int, int]:
+    """``text[start:end]`` without leading and trailing space, as offsets."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+Origin = list[tuple[int, int]]
+
+
+def _replace(out: str, origin: Origin, found: Iterable[tuple[int, int, str]]) -> tuple[str, Origin, list[Span]]:
+    """Replace non-overlapping ``(start, end, kind)`` of ``out`` (in order) with placeholders.
+
+    ``origin[i]`` is the (start, end) in the original text of ``out[i]``; the new text comes with
+    its own origin, so spans found in an already redacted text still point into the original."""
+    pieces: list[str] = []
+    new_origin: Origin = []
     spans: list[Span] = []
+    pos = 0
+    for s, e, kind in found:
+        placeholder = f"<{kind}>"
+        pieces.append(out[pos:s])
+        new_origin.extend(origin[pos:s])
+        o_start, o_end = origin[s][0], origin[e - 1][1]
+        pieces.append(placeholder)
+        new_origin.extend([(o_start, o_end)] * len(placeholder))
+        spans.append(Span(o_start, o_end, kind))
+        pos = e
+    if not spans:
+        return out, origin, spans
+    pieces.append(out[pos:])
+    new_origin.extend(origin[pos:])
+    return "".join(pieces), new_origin, spans
+
+
+def _matches(rule: _Rule, rx: re.Pattern[str], text: str) -> Iterator[tuple[int, int, str]]:
+    for m in rx.finditer(text):
+        g = rule.group
+        s, e = m.span(g) if g == 0 else (m.end(g), _pii_end(m, g))
+        if s < e:
+            yield s, e, _card_kind(m.group(0)) if rule is _CARD_RULE else rule.kind
+
+
+def replace_spans(text: str, spans: Sequence[Span]) -> RedactedText:
+    """Only the given spans (sorted, not overlapping) replaced by their placeholders."""
+    out, _, kept = _replace(text, [(i, i + 1) for i in range(len(text))], [(s.start, s.end, s.kind) for s in spans])
+    return RedactedText(out, kept)
+
+
+def redact_text(text: str, *, first: Sequence[Span] = ()) -> RedactedText:
+    """Redact one text; spans point into the original text.
+
+    ``first``: spans found by something else (another redactor's names), sorted and not
+    overlapping, replaced before goodwill's patterns run over what is left."""
+    origin: Origin = [(i, i + 1) for i in range(len(text))]
+    out, origin, spans = _replace(text, origin, [(sp.start, sp.end, sp.kind) for sp in first])
     for rule, rx in _PY_RULES:
-        pieces: list[str] = []
-        new_origin: list[tuple[int, int]] = []
-        pos = 0
-        changed = False
-        for m in rx.finditer(out):
-            g = rule.group
-            s, e = m.span(g) if g == 0 else (m.end(g), _pii_end(m, g))
-            if s >= e:
-                continue
-            kind = _card_kind(m.group(0)) if rule is _CARD_RULE else rule.kind
-            placeholder = f"<{kind}>"
-            pieces.append(out[pos:s])
-            new_origin.extend(origin[pos:s])
-            o_start, o_end = origin[s][0], origin[e - 1][1]
-            pieces.append(placeholder)
-            new_origin.extend([(o_start, o_end)] * len(placeholder))
-            spans.append(Span(o_start, o_end, kind))
-            pos = e
-            changed = True
-        if changed:
-            pieces.append(out[pos:])
-            new_origin.extend(origin[pos:])
-            out = "".join(pieces)
-            origin = new_origin
+        out, origin, found = _replace(out, origin, _matches(rule, rx, out))
+        spans.extend(found)
     spans.sort(key=lambda sp: sp.start)
     return RedactedText(out, spans)
 

@@ -34,7 +34,7 @@ from typing import Any
 import pyarrow as pa
 
 from goodwill.errors import ConfigError, GoodwillError, MissingDependencyError
-from goodwill.ingest.redact import RedactedText, Span, redact_text
+from goodwill.ingest.redact import RedactedText, Span, redact_text, replace_spans, trim
 
 __all__ = [
     "ENTITY_KINDS",
@@ -148,7 +148,7 @@ class PresidioRedactor:
                 kind = self.entity_kinds.get(r.entity_type)
                 if kind is None:
                     continue
-                start, end = _strip(text, r.start, r.end)
+                start, end = trim(text, r.start, r.end)
                 if end <= start or (kind == "NAME" and self.name_filter and not _may_be_name(text, start, end)):
                     continue
                 cands.append((r.score, Span(start, end, kind)))
@@ -169,7 +169,7 @@ class PresidioRedactor:
             None if t is None else RedactedText(t, []) for t in texts
         ]
         for i, text, spans in zip(idx, todo, found, strict=True):
-            out[i] = _combined(text, spans) if self.combine else _apply_spans(text, spans)
+            out[i] = _combined(text, spans) if self.combine else replace_spans(text, spans)
         return out
 
     def redact_text(self, text: str) -> RedactedText:
@@ -187,14 +187,6 @@ class PresidioRedactor:
         return pa.array([None if r is None else r.text for r in done], type=pa.string())
 
 
-def _strip(text: str, start: int, end: int) -> tuple[int, int]:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
-
-
 def _may_be_name(text: str, start: int, end: int) -> bool:
     """False where spaCy's small model calls a PERSON what holds no name to hide: text the
     publisher already masked ("XXXX XXXX", as the CFPB does), handles, hashtags, links, emoji,
@@ -209,18 +201,6 @@ def _may_be_name(text: str, start: int, end: int) -> bool:
     return before not in "@#" and span[0] not in "@#" and "://" not in span and not span.lower().startswith("www.")
 
 
-def _apply_spans(text: str, spans: Sequence[Span]) -> RedactedText:
-    """Replace non-overlapping spans (sorted by start) with their placeholders."""
-    pieces: list[str] = []
-    pos = 0
-    for s in spans:
-        pieces.append(text[pos : s.start])
-        pieces.append(f"<{s.kind}>")
-        pos = s.end
-    pieces.append(text[pos:])
-    return RedactedText("".join(pieces), list(spans))
-
-
 def _combined(text: str, found: Sequence[Span]) -> RedactedText:
     """Our patterns first; the model's names only where our patterns found nothing."""
     ours = redact_text(text)
@@ -228,21 +208,8 @@ def _combined(text: str, found: Sequence[Span]) -> RedactedText:
         s for s in found
         if s.kind == "NAME" and not any(s.start < o.end and o.start < s.end for o in ours.spans)
     ]
-    if not extra:
-        return ours
-    # Put the names in first and run our patterns over the result, so our output is what
-    # redact_text would give; then map its spans back to the original text.
-    pre = _apply_spans(text, extra).text
-    origin: list[tuple[int, int]] = []
-    pos = 0
-    for s in extra:
-        origin.extend((i, i + 1) for i in range(pos, s.start))
-        origin.extend([(s.start, s.end)] * len(f"<{s.kind}>"))
-        pos = s.end
-    origin.extend((i, i + 1) for i in range(pos, len(text)))
-    again = redact_text(pre)
-    spans = [Span(origin[s.start][0], origin[s.end - 1][1], s.kind) for s in again.spans]
-    return RedactedText(again.text, sorted([*spans, *extra], key=lambda s: s.start))
+    # With the names put in first, our patterns see what they saw before, less the names.
+    return redact_text(text, first=extra) if extra else ours
 
 
 def _model_dir() -> Path:

@@ -31,6 +31,7 @@ from typing import Any, ClassVar, NamedTuple
 import numpy as np
 import pyarrow as pa
 
+from goodwill.ingest.redact import trim
 from goodwill.understand.embed import texts_of
 from goodwill.understand.stages import TextSpans
 
@@ -1352,10 +1353,7 @@ def _assemble(items: list[str], per_text: list[list[tuple[int, int, str]]]) -> T
         for s, e, kind in found:
             # Some patterns begin with optional space (after a sentence end, before a name):
             # the offsets point at the words, so a highlight starts on the first one.
-            while s < e and t[s].isspace():
-                s += 1
-            while e > s and t[e - 1].isspace():
-                e -= 1
+            s, e = trim(t, s, e)
             rows.append(i)
             kinds.append(kind)
             starts.append(s)
