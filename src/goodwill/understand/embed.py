@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from goodwill.errors import ConfigError, MissingDependencyError
 
-__all__ = ["MODEL_DIR", "HashingEmbedder", "OnnxMiniLM", "available_cpus", "texts_of"]
+__all__ = ["MODEL_DIR", "HashingEmbedder", "OnnxMiniLM", "available_cpus", "load_tokenizer", "texts_of"]
 
 MODEL_DIR = Path(__file__).resolve().parent / "models"
 MAX_TOKENS = 256
@@ -104,13 +104,8 @@ class OnnxMiniLM:
 
     @cached_property
     def tokenizer(self) -> Any:
-        try:
-            from tokenizers import Tokenizer
-        except ImportError as exc:
-            raise MissingDependencyError("tokenizers", "text", "The MiniLM embedder") from exc
-        tok = Tokenizer.from_file(str(self.model_dir / "tokenizer.json"))
+        tok = load_tokenizer(self.model_dir, "The MiniLM embedder")
         tok.enable_truncation(MAX_TOKENS)
-        tok.no_padding()
         return tok
 
     def encode_ids(self, items: list[str]) -> list[list[int]]:
@@ -148,6 +143,18 @@ class OnnxMiniLM:
             with ThreadPoolExecutor(workers) as pool:
                 list(pool.map(run, [batches[k::workers] for k in range(workers)]))
         return out
+
+
+def load_tokenizer(model_dir: Path, purpose: str) -> Any:
+    """MiniLM's WordPiece tokenizer, unpadded and uncut (callers that cut say so)."""
+    try:
+        from tokenizers import Tokenizer
+    except ImportError as exc:
+        raise MissingDependencyError("tokenizers", "text", purpose) from exc
+    tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    tok.no_truncation()
+    tok.no_padding()
+    return tok
 
 
 def available_cpus() -> int:

@@ -26,7 +26,6 @@ from goodwill.understand.static import StaticEmbedder
 from goodwill.understand.tables import ENRICHMENTS, REASONS, TEXT_SPANS
 
 __all__ = [
-    "EMBEDDERS",
     "EnrichReport",
     "enrich_store",
     "fit_reasons_in_store",
@@ -43,30 +42,26 @@ _CUSTOMER_TEXT = (
 )
 
 
-# The embedders by the names commands take, and the name each gives its vectors.
-EMBEDDERS = {
-    "minilm": OnnxMiniLM.name,
-    "static": StaticEmbedder.name,
-    "hashing": HashingEmbedder.name,
-}
+_EmbedderClass = type[OnnxMiniLM] | type[StaticEmbedder] | type[HashingEmbedder]
+# The embedders by the names commands take; each class names its vectors (``cls.name``).
+_EMBEDDERS: dict[str, _EmbedderClass] = {"minilm": OnnxMiniLM, "static": StaticEmbedder, "hashing": HashingEmbedder}
+
+
+def _embedder_class(name: str) -> _EmbedderClass:
+    cls = _EMBEDDERS.get(name)
+    if cls is None:
+        raise ConfigError(f"Unknown embedder {name!r}.", hint="Use 'minilm', 'static' or 'hashing'.")
+    return cls
 
 
 def make_embedder(name: str) -> Embedder:
-    if name == "minilm":
-        return OnnxMiniLM()
-    if name == "static":
-        return StaticEmbedder()
-    if name == "hashing":
-        return HashingEmbedder()
-    raise ConfigError(f"Unknown embedder {name!r}.", hint="Use 'minilm', 'static' or 'hashing'.")
+    return _embedder_class(name)()
 
 
 def make_sentiment(name: str, embedder: str = "minilm") -> SentimentModel:
     """A sentiment model; ``head`` is the head trained on ``embedder``'s vectors (a command name)."""
     if name == "head":
-        if embedder not in EMBEDDERS:
-            raise ConfigError(f"Unknown embedder {embedder!r}.", hint="Use 'minilm', 'static' or 'hashing'.")
-        return HeadSentiment.for_embedder(EMBEDDERS[embedder])
+        return HeadSentiment.for_embedder(_embedder_class(embedder).name)
     if name == "vader":
         return VaderSentiment()
     if name == "lexicon":

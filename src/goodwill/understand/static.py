@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from goodwill.errors import ConfigError, MissingDependencyError
 from goodwill.understand.embed import MODEL_DIR, texts_of
+from goodwill.understand.embed import load_tokenizer as load_embed_tokenizer
 
 __all__ = ["STATIC_META", "STATIC_VECTORS", "StaticEmbedder", "load_tokenizer", "token_ids"]
 
@@ -34,14 +35,7 @@ _BUILD_HINT = "Build them with: nice -n 19 python benchmarks/understand_build_st
 
 def load_tokenizer(model_dir: Path = MODEL_DIR) -> Any:
     """MiniLM's WordPiece tokenizer with no truncation: a static embedding costs linear time."""
-    try:
-        from tokenizers import Tokenizer
-    except ImportError as exc:
-        raise MissingDependencyError("tokenizers", "text", "The static embedder") from exc
-    tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
-    tok.no_truncation()
-    tok.no_padding()
-    return tok
+    return load_embed_tokenizer(model_dir, "The static embedder")
 
 
 def token_ids(tokenizer: Any, items: list[str]) -> list[list[int]]:
