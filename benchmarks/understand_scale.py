@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -22,35 +21,22 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
+from bench_understand import cpu_s, long_texts, rss_mb, short_texts  # noqa: E402
 from goodwill.model.schema import INTERACTIONS  # noqa: E402
 from goodwill.store import open_store  # noqa: E402
 from goodwill.understand.service import enrich_store, make_embedder, make_sentiment, reason_report  # noqa: E402
 
-DATA = Path(os.environ.get("GOODWILL_DATA", REPO.parent / "shared" / "data"))
 CHUNK = 100_000
 
 
-def rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def cpu_s() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
-
 def real_texts() -> list[str]:
-    tweets = pd.read_csv(DATA / "airline-sentiment" / "Tweets.csv.gz")["text"].tolist()
-    twcs = pd.read_csv(DATA / "twcs" / "twcs-complete-threads.csv.gz", dtype=str, keep_default_na=False)["text"]
-    cf = pd.read_csv(DATA / "cfpb-complaints" / "complaints-with-narratives.csv.gz", dtype=str,
-                     keep_default_na=False)["Consumer complaint narrative"]
-    return tweets + [t for t in twcs.tolist() if t] + [t[:600] for t in cf.tolist() if t]
+    return short_texts() + [t[:600] for t in long_texts() if t]
 
 
 def fill(store_url: str, n: int) -> None:
